@@ -1,0 +1,97 @@
+"""The audit trail: an append-only, hash-chained record of every state change.
+
+Each event's hash covers its own fields and the previous event's hash, so editing
+or removing a row (past the triggers, e.g. with another tool) breaks the chain at
+that row; `verify_chain` names the first broken one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pilots.db import utc_now
+
+GENESIS = "0" * 64
+FIELDS = (
+    "at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "reason",
+    "prev_hash",
+)
+
+
+def _as_json(value) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _event_hash(event: dict) -> str:
+    canonical = json.dumps([event[f] for f in FIELDS], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def record(
+    db,
+    *,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id,
+    before=None,
+    after=None,
+    reason: str | None = None,
+    actor_role: str | None = None,
+    at: str | None = None,
+) -> dict:
+    """Append one event; call inside the unit of work whose change it records."""
+    last = next(db.query("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"), None)
+    event = {
+        "at": at or utc_now(),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "before": _as_json(before),
+        "after": _as_json(after),
+        "reason": reason,
+        "prev_hash": last["hash"] if last else GENESIS,
+    }
+    event["hash"] = _event_hash(event)
+    db["audit_event"].insert(event)
+    return event
+
+
+def verify_chain(db) -> tuple[int, int | None]:
+    """Check every event's hash and link; return (events checked, first broken id)."""
+    previous = GENESIS
+    checked = 0
+    for row in db.query("SELECT * FROM audit_event ORDER BY id"):
+        if row["prev_hash"] != previous or _event_hash(row) != row["hash"]:
+            return checked, row["id"]
+        previous = row["hash"]
+        checked += 1
+    return checked, None
+
+
+def events(db, *, limit: int = 50, offset: int = 0, object_type: str | None = None):
+    """The newest events first, with the actor's name, for the audit page."""
+    where, params = "", []
+    if object_type:
+        where, params = "WHERE e.object_type = ?", [object_type]
+    return list(
+        db.query(
+            f"""SELECT e.*, u.name AS actor_name FROM audit_event e
+                LEFT JOIN users u ON u.id = e.actor_id {where}
+                ORDER BY e.id DESC LIMIT ? OFFSET ?""",  # noqa: S608 - where is fixed text
+            [*params, limit, offset],
+        )
+    )

@@ -1,0 +1,114 @@
+"""Language and formats: Norwegian bokmål and English, Europe/Oslo time, UTC stored.
+
+The language is the signed-in person's choice, else the one picked in this
+browser, else the best match of the browser's Accept-Language, else Norwegian.
+Norwegian dates read DD.MM.YYYY and numbers use a decimal comma.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.numbers import format_decimal as babel_format_decimal
+from flask import current_app, request, session
+from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from pilots.db import from_utc_text
+
+LANGUAGES = {"nb": "Norsk (bokmål)", "en": "English"}
+# Browsers in Norway may say "no" or "nn"; both are best served in bokmål here.
+_BROWSER_ALIASES = {"no": "nb", "nn": "nb", "nb": "nb", "en": "en"}
+
+
+def select_language() -> str:
+    if current_user and current_user.is_authenticated and current_user.language:
+        return current_user.language
+    if session.get("language") in LANGUAGES:
+        return session["language"]
+    for value, _quality in request.accept_languages:
+        primary = value.split("-")[0].split("_")[0].lower()
+        if primary in _BROWSER_ALIASES:
+            return _BROWSER_ALIASES[primary]
+    return current_app.config["DEFAULT_LANGUAGE"]
+
+
+def _locale() -> str:
+    return str(get_locale() or "nb")
+
+
+def _as_moment(value) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        return from_utc_text(value)
+    return value
+
+
+def format_day(value) -> str:
+    """A date: 26.11.2026 in Norwegian, 26 Nov 2026 in English."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if _locale() == "nb":
+        return value.strftime("%d.%m.%Y")
+    return babel_format_date(value, "d MMM y", locale="en")
+
+
+def format_moment(value) -> str:
+    """A stored UTC moment shown in Oslo time, with the zone named."""
+    moment = _as_moment(value)
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    if _locale() == "nb":
+        return local.strftime("%d.%m.%Y %H:%M")
+    return babel_format_datetime(local, "d MMM y HH:mm", locale="en")
+
+
+def format_number(value, digits: int = 1) -> str:
+    """A number with the language's decimal mark: 1 234,5 or 1,234.5."""
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return babel_format_decimal(value, format=pattern, locale=_locale())
+
+
+def role_label(code: str) -> str:
+    labels = {
+        "frontline": _("Frontline"),
+        "leader": _("Leader"),
+        "analyst": _("Analyst"),
+        "case_handler": _("Case handler"),
+        "admin": _("Administrator"),
+    }
+    return labels.get(code, code)
+
+
+def kind_label(code: str) -> str:
+    labels = {
+        "municipality": _("Municipality"),
+        "sector": _("Sector"),
+        "service": _("Service"),
+        "team": _("Team"),
+    }
+    return labels.get(code, code)
+
+
+def init_app(app) -> None:
+    Babel(app, locale_selector=select_language, timezone_selector=lambda: "Europe/Oslo")
+    app.jinja_env.filters.update(day=format_day, moment=format_moment, number=format_number)
+
+    @app.context_processor
+    def language_context():
+        return {
+            "languages": LANGUAGES,
+            "current_language": _locale(),
+            "role_label": role_label,
+            "kind_label": kind_label,
+        }

@@ -1,0 +1,65 @@
+"""Rendering a page or, for htmx, one named block of it, and paging through lists."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import make_response, render_template, request
+from jinja2_fragments.flask import render_block
+
+from pilots.web.access import is_htmx
+
+
+def page(template: str, block: str | None = None, status: int = 200, **context):
+    """The full page, or just `block` of it when htmx asks; `Vary: HX-Request` either way."""
+    if block and is_htmx():
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which page of a list is shown, from `?page=`; 1-based."""
+
+    number: int
+    size: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only a path on this site may be a redirect target (no open redirects)."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target

@@ -1,0 +1,43 @@
+"""A person's own settings: password and language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+
+from pilots.domain import DomainError, accounts
+from pilots.web import CurrentUser, get_db
+from pilots.web.access import SIGNED_IN, allow
+from pilots.web.pages import page
+
+bp = Blueprint("profile", __name__, url_prefix="/profile")
+
+
+@bp.route("/")
+@allow(SIGNED_IN)
+def index():
+    """Show the profile: roles, language, and the password form."""
+    return page("profile/index.html", errors={})
+
+
+@bp.route("/password", methods=["POST"])
+@allow(SIGNED_IN)
+def password():
+    """Change one's password; other sessions end, this one continues with a new token."""
+    db = get_db()
+    current, new = request.form.get("current_password", ""), request.form.get("new_password", "")
+    if new != request.form.get("repeat_password", ""):
+        errors = {"repeat_password": _("The two new passwords are not the same.")}
+        return page("profile/index.html", "password_form", status=422, errors=errors)
+    try:
+        accounts.change_password(db, current_user.id, current, new)
+    except DomainError as error:
+        errors = {error.field: _(error.message, **error.params)}
+        return page("profile/index.html", "password_form", status=422, errors=errors)
+    token = accounts.start_session(db, current_user.id)
+    login_user(CurrentUser(accounts.session_user(db, token), token))
+    flash(_("Your password is changed. Other sessions have been signed out."), "success")
+    response = redirect(url_for("profile.index"), code=303)
+    response.headers["HX-Redirect"] = url_for("profile.index")
+    return response

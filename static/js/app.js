@@ -1,0 +1,20 @@
+// Small behaviours the pages need, kept out of the HTML so the CSP can forbid inline script.
+"use strict";
+
+// Ask before a destructive plain form submit (htmx forms use hx-confirm instead).
+document.addEventListener("submit", function (event) {
+  const button = event.submitter;
+  const message = button && button.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+  }
+});
+
+// After htmx swaps in a form with errors, move focus to the first field at fault,
+// so keyboard and screen-reader users land where the problem is.
+document.addEventListener("htmx:afterSwap", function (event) {
+  const invalid = event.detail.target.querySelector("[aria-invalid='true']");
+  if (invalid) {
+    invalid.focus();
+  }
+});
