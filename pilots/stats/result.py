@@ -1,0 +1,69 @@
+"""The shapes the statistics engine hands out.
+
+Every method (two_group, pre_post, did, spc) returns a `MethodEstimate`: the
+fixed-sample numbers for one metric. The judgement layer turns an estimate, the
+metric's improvement direction and the pilot's pre-registered minimal important
+difference into a `Result`, which carries exactly the fields of the "Evaluation
+result" contract in DESIGN.md. Everything here is frozen and JSON-friendly:
+numbers, strings, tuples and plain mappings only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataWarning:
+    """A data-quality warning: a stable code the UI translates, and its numbers."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MethodEstimate:
+    """What one statistical method found, before any verdict.
+
+    `estimate` is the absolute effect in the metric's unit (arm difference, DiD
+    interaction, ITS level change), or the rate ratio for rates. `se` is its
+    standard error on the scale the interval was built on, `n` the effective sample
+    size used by the sequential interval. `sufficient` is False when the method
+    cannot answer honestly; then the verdict is `insufficient_data`.
+    """
+
+    method: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    se: float | None = None
+    n: int = 0
+    n_pilot: int = 0
+    n_comparison: int = 0
+    sufficient: bool = True
+    details: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[DataWarning, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    """One metric's evaluation result, field for field as DESIGN.md names them."""
+
+    metric: str
+    role: str
+    design: str
+    method: str
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n_pilot: int
+    n_comparison: int
+    probability_improved: float | None
+    verdict: str
+    summary: Mapping[str, str]  # language code ("nb", "en") -> one sentence
+    details: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[DataWarning, ...] = ()

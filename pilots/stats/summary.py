@@ -1,0 +1,250 @@
+"""One plain-language sentence per result, in Norwegian bokmål and English.
+
+Leaders and frontline staff read this sentence first, often only this sentence, so it
+is written for a nurse, not a statistician: what differed, by how much, how sure we
+are, and what the verdict is. Numbers are formatted for each language with babel
+(Norwegian: decimal comma and a non-breaking space between thousands, "1 234,5").
+The judgement layer builds a `Result` and then asks this module for its `summary`;
+nothing here decides a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from babel.numbers import format_decimal
+
+LOCALES = {"nb": "nb_NO", "en": "en_GB"}
+
+VERDICT_PHRASES = {
+    "improved": {"nb": "trolig en forbedring", "en": "probably an improvement"},
+    "worsened": {"nb": "trolig en forverring", "en": "probably a change for the worse"},
+    "no_clear_change": {"nb": "ingen tydelig endring", "en": "no clear change"},
+}
+
+
+def format_number(value: float, language: str, decimals: int = 1) -> str:
+    """`value` rounded to `decimals` places in the language's own notation (babel)."""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    text = format_decimal(value, format=pattern, locale=LOCALES[language])
+    # "-0,0" reads as a signed effect where there is none.
+    return text.lstrip("-\u2212") if text.lstrip("-\u2212").strip("0,.\u00a0") == "" else text
+
+
+def decimals_for(
+    low: float | None, high: float | None, estimate: float | None, minimum: int = 0
+) -> int:
+    """Enough decimals that the interval's half-width shows two significant digits.
+
+    Between `minimum` and 3; percentage points use minimum 1 ("12,3 prosentpoeng").
+    """
+    spread = None
+    if low is not None and high is not None and math.isfinite(high - low) and high > low:
+        spread = (high - low) / 2
+    elif estimate not in (None, 0) and math.isfinite(estimate):
+        spread = abs(estimate)
+    if not spread:
+        return max(1, minimum)
+    return max(minimum, min(3, 1 - math.floor(math.log10(spread))))
+
+
+def _name(metric: str, metric_name, language: str) -> str:
+    if isinstance(metric_name, Mapping):
+        return metric_name.get(language) or next(iter(metric_name.values()), metric)
+    return metric_name or metric
+
+
+def _interval_label(language: str, alpha: float, sequential: bool) -> str:
+    level = format_number(100 * (1 - alpha), language, 0)
+    if language == "nb":
+        return f"{level} % KI" + (", justert for gjentatte vurderinger," if sequential else "")
+    return f"{level}% CI" + (", adjusted for repeated looks," if sequential else "")
+
+
+def _to(language: str) -> str:
+    return "til" if language == "nb" else "to"
+
+
+def _with_unit(text: str, unit: str | None) -> str:
+    return f"{text} {unit}" if unit else text
+
+
+def _effect_clause(
+    *,
+    language: str,
+    design: str,
+    kind: str,
+    estimate: float,
+    low: float,
+    high: float,
+    unit: str | None,
+    interval_label: str,
+) -> str:
+    """The 'what differed and by how much' clause, with its interval in brackets."""
+    nb = language == "nb"
+    if kind == "ratio":
+        d = decimals_for(low, high, estimate)
+        d = max(d, 2)
+        percent = format_number(abs(estimate - 1) * 100, language, 0)
+        more = estimate >= 1
+        bracket = (
+            f"({'forholdstall' if nb else 'ratio'} {format_number(estimate, language, d)}; "
+            f"{interval_label} {format_number(low, language, d)} {_to(language)} "
+            f"{format_number(high, language, d)})"
+        )
+        if nb:
+            side = "høyere" if more else "lavere"
+            return (
+                f"raten var {percent} % {side} i pilotgruppen enn i sammenligningsgruppen {bracket}"
+            )
+        side = "higher" if more else "lower"
+        return (
+            f"the rate was {percent}% {side} in the pilot group than in the comparison group "
+            f"{bracket}"
+        )
+
+    scale = 100.0 if kind == "proportion" else 1.0
+    est, lo, hi = estimate * scale, low * scale, high * scale
+    d = decimals_for(lo, hi, est, minimum=1 if kind == "proportion" else 0)
+    amount = format_number(abs(est), language, d)
+    if kind == "proportion":
+        amount = f"{amount} {'prosentpoeng' if nb else 'percentage points'}"
+    else:
+        amount = _with_unit(amount, unit)
+    bracket = (
+        f"({interval_label} {format_number(lo, language, d)} {_to(language)} "
+        f"{format_number(hi, language, d)})"
+    )
+    up = est >= 0
+    if design == "pre_post":
+        if nb:
+            return f"nivået {'steg' if up else 'falt'} med {amount} da piloten startet {bracket}"
+        return f"the level {'rose' if up else 'fell'} by {amount} when the pilot started {bracket}"
+    if design == "did":
+        if nb:
+            return (
+                f"i pilotgruppen gikk tallet {amount} mer {'opp' if up else 'ned'} "
+                f"enn i sammenligningsgruppen {bracket}"
+            )
+        return (
+            f"in the pilot group the figure went {amount} further {'up' if up else 'down'} "
+            f"than in the comparison group {bracket}"
+        )
+    if kind == "proportion":
+        subject = "andelen" if nb else "the share"
+    else:
+        subject = "gjennomsnittet" if nb else "the average"
+    if nb:
+        side = "høyere" if up else "lavere"
+        return f"{subject} var {amount} {side} i pilotgruppen enn i sammenligningsgruppen {bracket}"
+    side = "higher" if up else "lower"
+    return (
+        f"{subject} was {amount} {side} in the pilot group than in the comparison group {bracket}"
+    )
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def display_name(metric: str, metric_name, language: str) -> str:
+    """The metric's name in `language` (a str, or a mapping language -> name), capitalised."""
+    return _capitalise(_name(metric, metric_name, language))
+
+
+def _verdict_phrase(verdict: str, language: str, below_mid: bool, mid_text: str | None) -> str:
+    if below_mid:
+        if language == "nb":
+            return "en forbedring, men mindre enn den forhåndsbestemte viktige forskjellen" + (
+                f" på {mid_text}" if mid_text else ""
+            )
+        return "an improvement, but smaller than the pre-set important difference" + (
+            f" of {mid_text}" if mid_text else ""
+        )
+    return VERDICT_PHRASES[verdict][language]
+
+
+def insufficient_sentence(name: str, language: str) -> str:
+    """The sentence for `insufficient_data`."""
+    if language == "nb":
+        return f"{name}: for lite data til å si noe sikkert ennå."
+    return f"{name}: not enough data to say anything reliable yet."
+
+
+def spc_sentence(name: str, language: str, improvement: int, concern: int) -> str:
+    """The sentence for a run chart (spc) verdict, from its signals after the start."""
+    nb = language == "nb"
+    if improvement and concern:
+        if nb:
+            return (
+                f"{name}: etter oppstart viser kurven både tegn på forbedring og tegn på "
+                "forverring; se nærmere på kurven før dere konkluderer."
+            )
+        return (
+            f"{name}: since the start the chart shows signs of both improvement and "
+            "deterioration; look at the chart before drawing conclusions."
+        )
+    if improvement:
+        if nb:
+            return f"{name}: etter oppstart viser kurven et tydelig tegn på forbedring."
+        return f"{name}: since the start the chart shows a clear sign of improvement."
+    if concern:
+        if nb:
+            return f"{name}: etter oppstart viser kurven et tydelig tegn på forverring."
+        return f"{name}: since the start the chart shows a clear sign of deterioration."
+    if nb:
+        return f"{name}: etter oppstart varierer kurven som før; ingen tydelig endring."
+    return f"{name}: since the start the chart varies as before; no clear change."
+
+
+def effect_sentence(
+    *,
+    language: str,
+    metric: str,
+    metric_name,
+    design: str,
+    kind: str,
+    verdict: str,
+    estimate: float,
+    low: float,
+    high: float,
+    alpha: float,
+    sequential: bool,
+    unit: str | None = None,
+    below_mid: bool = False,
+    mid: float | None = None,
+) -> str:
+    """'<Metric>: <what differed> (<interval>); <verdict>.' in one language.
+
+    `kind` is "mean", "proportion" (shown in percentage points) or "ratio" (shown as
+    a per cent difference with the ratio and its interval).
+    """
+    name = display_name(metric, metric_name, language)
+    if unit is not None:
+        unit = _name("", unit, language) or None
+    clause = _effect_clause(
+        language=language,
+        design=design,
+        kind=kind,
+        estimate=estimate,
+        low=low,
+        high=high,
+        unit=unit,
+        interval_label=_interval_label(language, alpha, sequential),
+    )
+    mid_text = None
+    if mid is not None:
+        if kind == "ratio":
+            mid_text = format_number(abs(mid) * 100, language, 0) + (
+                " %" if language == "nb" else "%"
+            )
+        elif kind == "proportion":
+            pp = format_number(abs(mid) * 100, language, decimals_for(None, None, mid * 100))
+            mid_text = f"{pp} {'prosentpoeng' if language == 'nb' else 'percentage points'}"
+        else:
+            mid_text = _with_unit(
+                format_number(abs(mid), language, decimals_for(None, None, mid)), unit
+            )
+    phrase = _verdict_phrase(verdict, language, below_mid, mid_text)
+    return f"{name}: {clause}; {phrase}."
