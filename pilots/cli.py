@@ -9,6 +9,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import AppGroup, with_appcontext
 
 from pilots import demo, migrations
 from pilots.db import connect
@@ -25,6 +26,7 @@ def _fail(error: Exception):
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate_command():
     """Apply pending database migrations (safe to run again)."""
     db = _db()
@@ -36,6 +38,7 @@ def migrate_command():
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing (but print the logins) if data exists.")
 def demo_command(if_empty):
     """Fill an empty database with the demo municipality and print the demo logins."""
@@ -57,6 +60,7 @@ def demo_command(if_empty):
 
 
 @click.command("create-unit")
+@with_appcontext
 @click.argument("name")
 @click.option("--slug", required=True, help="Short name used in URLs and scripts (a-z, 0-9, -).")
 @click.option("--parent", help="Slug of the parent unit; omit for a new municipality.")
@@ -91,6 +95,7 @@ def _create_person(email, name, roles):
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="The person's full name.")
 @click.option(
@@ -105,6 +110,7 @@ def create_user_command(email, name, roles):
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", default="Administrator", show_default=True, help="The admin's name.")
 def create_admin_command(email, name):
@@ -112,9 +118,7 @@ def create_admin_command(email, name):
     _create_person(email, name, ["admin"])
 
 
-@click.group("audit")
-def audit_group():
-    """The audit trail."""
+audit_group = AppGroup("audit", help="The audit trail.")
 
 
 @audit_group.command("verify")

@@ -336,7 +336,8 @@ def remove_role(db, role_id: int, actor_id: int | None) -> None:
     with db.atomic():
         row = next(
             db.query(
-                "SELECT r.*, u.slug FROM role r LEFT JOIN unit u ON u.id = r.unit_id WHERE r.id = ?",
+                """SELECT r.*, u.slug FROM role r LEFT JOIN unit u ON u.id = r.unit_id
+                   WHERE r.id = ?""",
                 [role_id],
             ),
             None,

@@ -12,8 +12,9 @@ document.addEventListener("submit", function (event) {
 
 // After htmx swaps in a form with errors, move focus to the first field at fault,
 // so keyboard and screen-reader users land where the problem is.
-document.addEventListener("htmx:afterSwap", function (event) {
-  const invalid = event.detail.target.querySelector("[aria-invalid='true']");
+// An outerHTML swap replaces the element that had focus, so look in the whole page.
+document.addEventListener("htmx:afterSettle", function () {
+  const invalid = document.querySelector("[aria-invalid='true']");
   if (invalid) {
     invalid.focus();
   }

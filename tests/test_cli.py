@@ -1,0 +1,98 @@
+"""Provisioning from the command line, and docs that keep up with the commands."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pilots import cli, config
+from pilots.domain import accounts
+from pilots.domain import organisation as org
+
+
+def test_create_unit_and_user_with_password_from_stdin(runner, db):
+    result = runner.invoke(
+        args=["create-unit", "Sone vest", "--slug", "vest", "--parent", "hjemmetjenesten"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created team Sone vest (vest)" in result.output
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "Vera@Fjordvik.example",
+            "--name",
+            "Vera Vik",
+            "--role",
+            "frontline:vest",
+            "--role",
+            "analyst",
+        ],
+        input="a very long passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Password" not in result.output
+    user = accounts.authenticate(db, "vera@fjordvik.example", "a very long passphrase")
+    assert {r["role"] for r in org.roles_of(db, user["id"])} == {"frontline", "analyst"}
+
+
+def test_a_generated_password_is_printed_once_and_works(runner, db):
+    result = runner.invoke(args=["create-admin", "it@fjordvik.example", "--name", "IT"], input="")
+    assert result.exit_code == 0, result.output
+    password = re.search(r"Password \(shown once\): (\S+)", result.output).group(1)
+    user = accounts.authenticate(db, "it@fjordvik.example", password)
+    assert [r["role"] for r in org.roles_of(db, user["id"])] == ["admin"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create-unit", "X", "--slug", "Bad Slug"], "may only hold"),
+        (["create-unit", "X", "--slug", "x", "--parent", "nowhere"], "no unit nowhere"),
+        (["create-user", "a@b.no", "--name", "A", "--role", "boss"], "Unknown role boss"),
+        (
+            ["create-user", "a@b.no", "--name", "A", "--role", "frontline:nowhere"],
+            "no unit nowhere",
+        ),
+        (["create-user", "kari@fjordvik.example", "--name", "K"], "already a user"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message_and_nothing_stored(runner, db, args, message):
+    users, units = db["users"].count, db["unit"].count
+    result = runner.invoke(args=args, input="a very long passphrase\n")
+    assert result.exit_code != 0
+    assert message in result.output
+    assert (db["users"].count, db["unit"].count) == (users, units)
+
+
+def test_demo_refuses_a_database_with_data_and_migrate_is_idempotent(runner):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code != 0 and "not empty" in result.output
+    result = runner.invoke(args=["demo", "--if-empty"])
+    assert result.exit_code == 0 and "admin@fjordvik.example" in result.output
+    result = runner.invoke(args=["migrate"])
+    assert result.exit_code == 0 and "Applied 0 migration(s)" in result.output
+
+
+def _command_names(group, prefix=""):
+    for command in group:
+        name = f"{prefix}{command.name}"
+        yield name
+        if hasattr(command, "commands"):
+            yield from _command_names(command.commands.values(), prefix=name + " ")
+
+
+def test_every_cli_command_is_documented():
+    docs = Path("docs/cli.md").read_text(encoding="utf-8")
+    for name in _command_names(cli.COMMANDS):
+        assert f"`flask --app pilots {name}" in docs, f"docs/cli.md does not document `{name}`"
+
+
+def test_every_setting_is_documented():
+    docs = Path("docs/configuration.md").read_text(encoding="utf-8")
+    for setting in config.DEFAULTS:
+        assert f"`PILOTS_{setting}`" in docs, f"docs/configuration.md lacks PILOTS_{setting}"
+
+
+def test_every_command_has_help_text():
+    for command in cli.COMMANDS:
+        assert command.help and len(command.help) > 10

@@ -1,0 +1,79 @@
+"""Norwegian and English: chosen from the browser, switchable, remembered per person;
+Norwegian dates as DD.MM.YYYY with a decimal comma; Oslo time shown, UTC stored."""
+
+from datetime import UTC, datetime
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from pilots.web.i18n import format_day, format_moment, format_number
+
+
+def test_the_browser_language_decides_before_sign_in(client):
+    assert "Logg inn" in client.get("/login", headers={"Accept-Language": "nb-NO"}).text
+    assert "Logg inn" in client.get("/login", headers={"Accept-Language": "no"}).text
+    assert "Sign in" in client.get("/login", headers={"Accept-Language": "en-GB"}).text
+    assert 'lang="en"' in client.get("/login", headers={"Accept-Language": "en"}).text
+
+
+def test_the_chosen_language_is_remembered_for_the_person(app, auth, client, db):
+    auth.login()
+    auth.post("/language", {"language": "en", "next": "/"})
+    stored = next(db.query("SELECT language FROM users WHERE email = 'admin@fjordvik.example'"))
+    assert stored["language"] == "en"
+    other = app.test_client()
+    from sessions import Auth
+
+    Auth(other).login()
+    # A new browser that asks for Norwegian still gets the person's choice.
+    assert "Welcome" in other.get("/", headers={"Accept-Language": "nb"}).text
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "number"),
+    [("nb", "26.11.2026", "1\xa0234,5"), ("en", "26 Nov 2026", "1,234.5")],
+)
+def test_dates_and_numbers_follow_the_language(app, language, day, number):
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert format_day("2026-11-26") == day
+        assert format_number(1234.5) == number
+
+
+def test_times_are_shown_in_oslo_time(app):
+    with app.test_request_context(headers={"Accept-Language": "nb"}):
+        # 23:30 UTC in winter is 00:30 the next day in Oslo (UTC+1) ...
+        assert format_moment("2026-11-26T23:30:00Z") == "27.11.2026 00:30"
+        # ... and in summer Oslo is UTC+2.
+        assert format_moment(datetime(2026, 7, 1, 10, 0, tzinfo=UTC)) == "01.07.2026 12:00"
+
+
+def test_every_message_has_a_norwegian_translation_and_the_catalogue_is_compiled():
+    base = "pilots/translations/nb/LC_MESSAGES/messages"
+    with open(base + ".po", "rb") as po_file:
+        catalogue = read_po(po_file)
+    with open(base + ".mo", "rb") as mo_file:
+        compiled = read_mo(mo_file)
+    untranslated = [m.id for m in catalogue if m.id and not m.string]
+    assert untranslated == []
+    assert {m.id: m.string for m in catalogue if m.id} == {
+        m.id: m.string for m in compiled if m.id
+    }, "run `make translations` (pybabel compile) after editing the .po file"
+
+
+def test_every_translatable_string_in_the_code_is_in_the_catalogue():
+    from babel.messages.extract import extract_from_dir
+
+    with open("pilots/translations/nb/LC_MESSAGES/messages.po", "rb") as po_file:
+        known = {m.id for m in read_po(po_file) if m.id}
+    method_map = [("pilots/**.py", "python"), ("templates/**.html", "jinja2")]
+    found = set()
+    for directory in (".",):
+        for _filename, _lineno, message, _comments, _context in extract_from_dir(
+            directory,
+            method_map=method_map,
+            keywords={"_": None, "gettext": None, "DomainError": (1,), "_l": None},
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    missing = sorted(found - known)
+    assert missing == [], "run `make translations` and translate: " + repr(missing[:5])
