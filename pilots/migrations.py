@@ -104,6 +104,144 @@ def audit_event(db):
     )
 
 
+@migrations(name="0004_metrics_and_pilots")
+def metrics_and_pilots(db):
+    db.execute(
+        """
+        CREATE TABLE metric (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            definition TEXT NOT NULL DEFAULT '',
+            unit TEXT NOT NULL DEFAULT '',
+            type TEXT NOT NULL CHECK (type IN ('mean','proportion','rate')),
+            direction TEXT NOT NULL CHECK (direction IN ('up','down')),
+            period TEXT NOT NULL DEFAULT 'month'
+                CHECK (period IN ('day','week','month','quarter','year')),
+            min_value REAL,
+            max_value REAL,
+            owner TEXT NOT NULL DEFAULT '',
+            data_source TEXT NOT NULL DEFAULT '',
+            burden_minutes REAL NOT NULL DEFAULT 0,
+            decision TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','retired')),
+            created_by INTEGER REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            CHECK (min_value IS NULL OR max_value IS NULL OR min_value < max_value)
+        )"""
+    )
+    for column, kind in [
+        ("trust_max_days", "INTEGER"),
+        ("trust_max_citizens", "INTEGER"),
+        ("trust_max_cost", "REAL"),
+        ("trust_excluded_risks", "TEXT"),  # JSON list of risk flags that rule trust out
+        ("trust_auto_days", "INTEGER"),  # days until a pilot inside the envelope is approved
+    ]:
+        db.execute(f"ALTER TABLE unit ADD COLUMN {column} {kind}")
+    db.execute(
+        """
+        CREATE TABLE pilot (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            team_id INTEGER NOT NULL REFERENCES unit(id),
+            status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN
+                ('draft','submitted','approved','running','paused','stopped','concluded')),
+            idea_id INTEGER,
+            idea_text TEXT NOT NULL DEFAULT '',
+            aim TEXT NOT NULL DEFAULT '',
+            need TEXT NOT NULL DEFAULT '',
+            hypothesis TEXT NOT NULL DEFAULT '',
+            prediction TEXT NOT NULL DEFAULT '',
+            stop_doing TEXT NOT NULL DEFAULT '',
+            scope TEXT NOT NULL DEFAULT '',
+            citizens_involved INTEGER,
+            cost REAL,
+            risk_flags TEXT NOT NULL DEFAULT '[]',
+            co_creators TEXT NOT NULL DEFAULT '',
+            start_date TEXT,
+            end_date TEXT,
+            design TEXT CHECK (design IN ('spc','pre_post','two_group','did')),
+            baseline TEXT NOT NULL DEFAULT '',
+            comparison TEXT NOT NULL DEFAULT '',
+            planned_n INTEGER,
+            cadence TEXT NOT NULL DEFAULT 'monthly' CHECK (cadence IN ('weekly','monthly','custom')),
+            cadence_rule TEXT NOT NULL DEFAULT '',
+            approved_version INTEGER,
+            auto_approve_at TEXT,
+            objection TEXT,
+            status_reason TEXT,
+            decision TEXT CHECK (decision IN ('adopt','adapt','abandon')),
+            learned TEXT,
+            next_steps TEXT,
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX pilot_team ON pilot(team_id)")
+    db.execute("CREATE INDEX pilot_status ON pilot(status)")
+    db.execute(
+        """
+        CREATE TABLE pilot_metric (
+            id INTEGER PRIMARY KEY,
+            pilot_id INTEGER NOT NULL REFERENCES pilot(id) ON DELETE CASCADE,
+            metric_id INTEGER NOT NULL REFERENCES metric(id),
+            role TEXT NOT NULL CHECK (role IN ('primary','secondary','balancing')),
+            minimal_important_difference REAL,
+            dropped_in_version INTEGER,
+            UNIQUE (pilot_id, metric_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE plan_version (
+            id INTEGER PRIMARY KEY,
+            pilot_id INTEGER NOT NULL REFERENCES pilot(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            plan TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            reason TEXT,
+            state TEXT NOT NULL CHECK (state IN ('proposed','approved','returned','withdrawn')),
+            proposed_by INTEGER NOT NULL REFERENCES users(id),
+            proposed_at TEXT NOT NULL,
+            decided_by INTEGER REFERENCES users(id),
+            decided_at TEXT,
+            comment TEXT,
+            automatic INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (pilot_id, number)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE pdsa_cycle (
+            id INTEGER PRIMARY KEY,
+            pilot_id INTEGER NOT NULL REFERENCES pilot(id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            started_on TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            prediction TEXT NOT NULL DEFAULT '',
+            done TEXT NOT NULL DEFAULT '',
+            studied TEXT NOT NULL DEFAULT '',
+            act TEXT CHECK (act IN ('adopt','adapt','abandon')),
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            UNIQUE (pilot_id, number)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE api_token (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )"""
+    )
+
+
 def apply(db) -> list[str]:
     """Apply pending migrations; return the names applied."""
     pending = [m.name for m in migrations.pending(db)]

@@ -1,0 +1,135 @@
+"""The metric catalogue: what can be measured, how, and for which decision.
+
+A pilot picks its metrics from here (or adds one inline). The clean-up register
+reads the same rows: who uses a metric, what it costs to collect, and which
+decision it informs.
+"""
+
+from __future__ import annotations
+
+from pilots.db import utc_now
+from pilots.domain import DomainError, NotFound, audit
+from pilots.domain.organisation import SLUG_PATTERN
+
+TYPES = ("mean", "proportion", "rate")
+DIRECTIONS = ("up", "down")
+PERIODS = ("day", "week", "month", "quarter", "year")
+TEXT_FIELDS = ("name", "definition", "unit", "owner", "data_source", "decision")
+
+
+def get_metric(db, metric_id: int) -> dict:
+    row = next(db.query("SELECT * FROM metric WHERE id = ?", [metric_id]), None)
+    if row is None:
+        raise NotFound(f"No metric {metric_id}")
+    return row
+
+
+def metric_by_slug(db, slug: str) -> dict | None:
+    return next(db.query("SELECT * FROM metric WHERE slug = ?", [slug]), None)
+
+
+def _number(value, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(str(value).replace(",", ".").replace("\xa0", "").replace(" ", ""))
+    except ValueError:
+        raise DomainError("%(value)s is not a number.", field, value=value) from None
+
+
+def clean_metric(fields: dict) -> dict:
+    """Validate a metric's fields; return them ready to store."""
+    metric = {name: (fields.get(name) or "").strip() for name in TEXT_FIELDS}
+    if not metric["name"]:
+        raise DomainError("A metric needs a name.", "name")
+    slug = (fields.get("slug") or "").strip()
+    if not SLUG_PATTERN.match(slug):
+        raise DomainError(
+            "The short name %(slug)s may only hold a-z, 0-9 and single hyphens.", "slug", slug=slug
+        )
+    metric["slug"] = slug
+    for name, allowed in (("type", TYPES), ("direction", DIRECTIONS), ("period", PERIODS)):
+        value = (fields.get(name) or "").strip()
+        if value not in allowed:
+            raise DomainError("Choose one of %(allowed)s.", name, allowed=", ".join(allowed))
+        metric[name] = value
+    metric["min_value"] = _number(fields.get("min_value", fields.get("min")), "min_value")
+    metric["max_value"] = _number(fields.get("max_value", fields.get("max")), "max_value")
+    if metric["type"] == "proportion":
+        # A proportion lives between 0 and 1 whatever the form said.
+        metric["min_value"] = 0.0 if metric["min_value"] is None else metric["min_value"]
+        metric["max_value"] = 1.0 if metric["max_value"] is None else metric["max_value"]
+    if (
+        metric["min_value"] is not None
+        and metric["max_value"] is not None
+        and metric["min_value"] >= metric["max_value"]
+    ):
+        raise DomainError("The lowest possible value must be below the highest.", "max_value")
+    burden = _number(fields.get("burden_minutes"), "burden_minutes") or 0.0
+    if burden < 0:
+        raise DomainError("The collection time cannot be negative.", "burden_minutes")
+    metric["burden_minutes"] = burden
+    return metric
+
+
+def create_metric(db, fields: dict, actor_id: int | None) -> dict:
+    """Add a metric to the catalogue; slugs are unique."""
+    metric = clean_metric(fields)
+    with db.atomic():
+        if metric_by_slug(db, metric["slug"]):
+            raise DomainError(
+                "The short name %(slug)s is already taken.", "slug", slug=metric["slug"]
+            )
+        metric.update(status="active", created_by=actor_id, created_at=utc_now())
+        metric["id"] = db["metric"].insert(metric).last_pk
+        audit.record(
+            db,
+            actor_id=actor_id,
+            action="metric.create",
+            object_type="metric",
+            object_id=metric["id"],
+            after=metric,
+        )
+    return metric
+
+
+def update_metric(db, metric_id: int, fields: dict, actor_id: int | None) -> dict:
+    """Change a metric's description; its slug and type stay, pilots rely on them."""
+    with db.atomic():
+        before = get_metric(db, metric_id)
+        metric = clean_metric({**fields, "slug": before["slug"], "type": before["type"]})
+        del metric["slug"], metric["type"]
+        db["metric"].update(metric_id, metric)
+        changed = {k: v for k, v in metric.items() if before.get(k) != v}
+        audit.record(
+            db,
+            actor_id=actor_id,
+            action="metric.update",
+            object_type="metric",
+            object_id=metric_id,
+            before={k: before[k] for k in changed},
+            after=changed,
+        )
+    return get_metric(db, metric_id)
+
+
+def search_metrics(db, query: str = "", limit: int = 20, offset: int = 0, status="active"):
+    """Metrics whose name, slug or definition holds `query`; a page and the total."""
+    pattern = f"%{(query or '').strip().casefold()}%"
+    where = (
+        "WHERE (casefold(name) LIKE :q OR slug LIKE :q OR casefold(definition) LIKE :q)"
+        " AND (:status = '' OR status = :status)"
+    )
+    params = {"q": pattern, "status": status or ""}
+    total = next(db.query(f"SELECT count(*) AS n FROM metric {where}", params))["n"]  # noqa: S608
+    rows = list(
+        db.query(
+            f"SELECT * FROM metric {where} ORDER BY name LIMIT :limit OFFSET :offset",  # noqa: S608
+            {**params, "limit": limit, "offset": offset},
+        )
+    )
+    return rows, total
+
+
+def all_active(db) -> list[dict]:
+    return list(db.query("SELECT * FROM metric WHERE status = 'active' ORDER BY name"))

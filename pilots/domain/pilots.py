@@ -1,0 +1,1077 @@
+"""Pilots: small, time-boxed tests of an idea, with the plan fixed before the data.
+
+Lifecycle: draft -> submitted -> approved -> running -> concluded, with paused and
+stopped beside it. A team edits its draft freely. Submitting freezes the plan as a
+numbered version with a hash; a leader of the team's unit approves that version
+(nobody approves their own pilot), or the unit's trust envelope approves it after
+N days unless a leader objects in writing. After approval the plan changes only by
+an amendment: a reason, a diff, and a new approval. Every state change writes one
+audit event in the same unit of work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from pilots.db import from_utc_text, to_utc_text, utc_now
+from pilots.domain import DomainError, NotFound, audit
+from pilots.domain.metrics import get_metric
+
+DESIGNS = ("spc", "pre_post", "two_group", "did")
+METRIC_ROLES = ("primary", "secondary", "balancing")
+CADENCES = ("weekly", "monthly", "custom")
+DECISIONS = ("adopt", "adapt", "abandon")
+RISK_FLAGS = ("medication", "legal_rights", "sensitive_data", "physical_safety", "children")
+STATUSES = ("draft", "submitted", "approved", "running", "paused", "stopped", "concluded")
+# Plans in these states are frozen: a change is an amendment.
+FROZEN = ("approved", "running", "paused")
+
+CHARTER_TEXT = (
+    "title",
+    "idea_text",
+    "aim",
+    "need",
+    "hypothesis",
+    "prediction",
+    "stop_doing",
+    "scope",
+    "co_creators",
+    "baseline",
+    "comparison",
+    "cadence_rule",
+)
+# What a pre-registered plan holds; its hash covers exactly these.
+PLAN_FIELDS = (
+    "title",
+    "hypothesis",
+    "prediction",
+    "stop_doing",
+    "scope",
+    "citizens_involved",
+    "cost",
+    "risk_flags",
+    "start_date",
+    "end_date",
+    "design",
+    "baseline",
+    "comparison",
+    "planned_n",
+    "cadence",
+    "cadence_rule",
+)
+
+
+# ---- reading ---------------------------------------------------------------
+
+
+def get_pilot(db, pilot_id: int) -> dict:
+    """The pilot with its team and its metrics (dropped ones included, marked)."""
+    pilot = next(
+        db.query(
+            """SELECT p.*, u.name AS team_name, u.slug AS team_slug, c.name AS created_by_name
+               FROM pilot p JOIN unit u ON u.id = p.team_id
+               JOIN users c ON c.id = p.created_by WHERE p.id = ?""",
+            [pilot_id],
+        ),
+        None,
+    )
+    if pilot is None:
+        raise NotFound(f"No pilot {pilot_id}")
+    pilot["risk_flags"] = json.loads(pilot["risk_flags"] or "[]")
+    pilot["metrics"] = pilot_metrics(db, pilot_id)
+    return pilot
+
+
+def pilot_metrics(db, pilot_id: int) -> list[dict]:
+    return list(
+        db.query(
+            """SELECT pm.id, pm.role, pm.minimal_important_difference, pm.dropped_in_version,
+                      m.id AS metric_id, m.slug, m.name, m.type, m.direction, m.unit, m.period,
+                      m.min_value, m.max_value
+               FROM pilot_metric pm JOIN metric m ON m.id = pm.metric_id
+               WHERE pm.pilot_id = ?
+               ORDER BY pm.dropped_in_version IS NOT NULL,
+                        CASE pm.role WHEN 'primary' THEN 0 WHEN 'secondary' THEN 1 ELSE 2 END,
+                        m.name""",
+            [pilot_id],
+        )
+    )
+
+
+def is_team_member(db, user_id: int, team_id: int) -> bool:
+    return bool(
+        next(
+            db.query(
+                "SELECT 1 FROM role WHERE user_id = ? AND role = 'frontline' AND unit_id = ?",
+                [user_id, team_id],
+            ),
+            None,
+        )
+    )
+
+
+def leads(db, user_id: int, unit_id: int) -> bool:
+    """Whether the user is a leader of this unit or of any unit above it."""
+    return bool(
+        next(
+            db.query(
+                """WITH RECURSIVE above(id) AS (
+                       SELECT ? UNION ALL
+                       SELECT u.parent_id FROM unit u JOIN above a ON u.id = a.id
+                       WHERE u.parent_id IS NOT NULL)
+                   SELECT 1 FROM role r JOIN above a ON r.unit_id = a.id
+                   WHERE r.user_id = ? AND r.role = 'leader' LIMIT 1""",
+                [unit_id, user_id],
+            ),
+            None,
+        )
+    )
+
+
+def visible_pilot(db, pilot_id: int, viewer_id: int) -> dict:
+    """The pilot, if this person may see it: drafts only for the team that owns them."""
+    pilot = get_pilot(db, pilot_id)
+    if pilot["status"] == "draft" and not (
+        is_team_member(db, viewer_id, pilot["team_id"]) or pilot["created_by"] == viewer_id
+    ):
+        raise NotFound(f"No pilot {pilot_id}")
+    return pilot
+
+
+def editable_pilot(db, pilot_id: int, editor_id: int) -> dict:
+    """The pilot, if this person is on its team (or proposed it); else NotFound."""
+    pilot = get_pilot(db, pilot_id)
+    if not (is_team_member(db, editor_id, pilot["team_id"]) or pilot["created_by"] == editor_id):
+        raise NotFound(f"No pilot {pilot_id}")
+    return pilot
+
+
+def search_pilots(
+    db,
+    viewer_id: int,
+    *,
+    query: str = "",
+    status: str = "",
+    unit_id: int | None = None,
+    design: str = "",
+    metric_id: int | None = None,
+    limit: int = 20,
+    offset: int = 0,
+):
+    """Pilots this person may see, filtered; a page of them and the total."""
+    where = [
+        """(p.status != 'draft' OR p.created_by = :viewer OR p.team_id IN
+            (SELECT unit_id FROM role WHERE user_id = :viewer AND role = 'frontline'))""",
+        "(casefold(p.title) LIKE :q OR casefold(p.hypothesis) LIKE :q OR casefold(p.aim) LIKE :q)",
+    ]
+    params = {"viewer": viewer_id, "q": f"%{(query or '').strip().casefold()}%"}
+    if status:
+        where.append("p.status = :status")
+        params["status"] = status
+    if design:
+        where.append("p.design = :design")
+        params["design"] = design
+    if unit_id:
+        where.append(
+            """p.team_id IN (WITH RECURSIVE below(id) AS (SELECT :unit UNION ALL
+               SELECT u.id FROM unit u JOIN below b ON u.parent_id = b.id) SELECT id FROM below)"""
+        )
+        params["unit"] = unit_id
+    if metric_id:
+        where.append("p.id IN (SELECT pilot_id FROM pilot_metric WHERE metric_id = :metric)")
+        params["metric"] = metric_id
+    clause = " AND ".join(where)
+    total = next(db.query(f"SELECT count(*) AS n FROM pilot p WHERE {clause}", params))["n"]  # noqa: S608
+    rows = list(
+        db.query(
+            f"""SELECT p.*, u.name AS team_name FROM pilot p JOIN unit u ON u.id = p.team_id
+                WHERE {clause} ORDER BY p.updated_at DESC, p.id DESC
+                LIMIT :limit OFFSET :offset""",  # noqa: S608
+            {**params, "limit": limit, "offset": offset},
+        )
+    )
+    return rows, total
+
+
+def is_overdue(pilot: dict, today: date) -> bool:
+    """Past its end date, still open, and no decision: a leader should hear of it."""
+    return (
+        pilot["status"] in FROZEN
+        and bool(pilot["end_date"])
+        and date.fromisoformat(pilot["end_date"]) < today
+        and not pilot["decision"]
+    )
+
+
+# ---- creating and editing ---------------------------------------------------
+
+
+def _event(
+    db, actor_id, action, pilot_id, before=None, after=None, reason=None, at=None, role=None
+):
+    audit.record(
+        db,
+        actor_id=actor_id,
+        actor_role=role,
+        action=action,
+        object_type="pilot",
+        object_id=pilot_id,
+        before=before,
+        after=after,
+        reason=reason,
+        at=at,
+    )
+
+
+def create_pilot(
+    db,
+    *,
+    team_id: int,
+    title: str,
+    actor_id: int,
+    idea_id: int | None = None,
+    idea_text: str = "",
+    need: str = "",
+    now: str | None = None,
+) -> dict:
+    """Start a draft pilot for a team; the charter is filled in afterwards."""
+    title = (title or "").strip()
+    if not title:
+        raise DomainError("A pilot needs a title.", "title")
+    if len(title) > 200:
+        raise DomainError("A title can be at most 200 characters.", "title")
+    now = now or utc_now()
+    with db.atomic():
+        team = next(db.query("SELECT * FROM unit WHERE id = ?", [team_id]), None)
+        if team is None or team["kind"] != "team":
+            raise DomainError("Choose the team that will run the pilot.", "team")
+        row = {
+            "title": title,
+            "team_id": team_id,
+            "status": "draft",
+            "idea_id": idea_id,
+            "idea_text": idea_text or "",
+            "need": need or "",
+            "created_by": actor_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        row["id"] = db["pilot"].insert(row).last_pk
+        _event(db, actor_id, "pilot.create", row["id"], after=row, at=now)
+    return get_pilot(db, row["id"])
+
+
+def _text(fields: dict, name: str, limit: int = 5000) -> str:
+    value = (fields.get(name) or "").strip()
+    if len(value) > limit:
+        raise DomainError("At most %(limit)s characters.", name, limit=limit)
+    return value
+
+
+def _optional_number(fields: dict, name: str, integer=False):
+    raw = str(fields.get(name) if fields.get(name) is not None else "").strip()
+    if raw == "":
+        return None
+    try:
+        value = float(raw.replace(",", ".").replace(" ", "").replace("\xa0", ""))
+    except ValueError:
+        raise DomainError("%(value)s is not a number.", name, value=raw) from None
+    if value < 0:
+        raise DomainError("The number cannot be negative.", name)
+    if integer:
+        if value != int(value):
+            raise DomainError("Give a whole number.", name)
+        return int(value)
+    return value
+
+
+def _optional_date(fields: dict, name: str) -> str | None:
+    raw = (fields.get(name) or "").strip()
+    if not raw:
+        return None
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(raw, pattern).date().isoformat()
+        except ValueError:
+            continue
+    raise DomainError("%(value)s is not a date (DD.MM.YYYY).", name, value=raw)
+
+
+def clean_charter(fields: dict) -> dict:
+    """Validate the charter's fields (everything but its metrics)."""
+    charter = {name: _text(fields, name) for name in CHARTER_TEXT}
+    if not charter["title"]:
+        raise DomainError("A pilot needs a title.", "title")
+    if len(charter["title"]) > 200:
+        raise DomainError("A title can be at most 200 characters.", "title")
+    charter["citizens_involved"] = _optional_number(fields, "citizens_involved", integer=True)
+    charter["planned_n"] = _optional_number(fields, "planned_n", integer=True)
+    charter["cost"] = _optional_number(fields, "cost")
+    charter["start_date"] = _optional_date(fields, "start_date")
+    charter["end_date"] = _optional_date(fields, "end_date")
+    if (
+        charter["start_date"]
+        and charter["end_date"]
+        and charter["end_date"] <= charter["start_date"]
+    ):
+        raise DomainError("The end date must come after the start date.", "end_date")
+    design = (fields.get("design") or "").strip() or None
+    if design is not None and design not in DESIGNS:
+        raise DomainError("Unknown design %(design)s.", "design", design=design)
+    charter["design"] = design
+    cadence = (fields.get("cadence") or "monthly").strip()
+    if cadence not in CADENCES:
+        raise DomainError("Unknown cadence %(cadence)s.", "cadence", cadence=cadence)
+    charter["cadence"] = cadence
+    if cadence == "custom" and not charter["cadence_rule"]:
+        raise DomainError("Describe the custom cadence, e.g. every second Monday.", "cadence_rule")
+    flags = fields.get("risk_flags") or []
+    if isinstance(flags, str):
+        flags = [flags]
+    unknown = [f for f in flags if f not in RISK_FLAGS]
+    if unknown:
+        raise DomainError("Unknown risk flag %(flag)s.", "risk_flags", flag=unknown[0])
+    charter["risk_flags"] = sorted(set(flags))
+    return charter
+
+
+def clean_metric_choices(db, choices: list[dict]) -> list[dict]:
+    """Validate the pilot's metric rows: known metrics, known roles, no repeats."""
+    cleaned, seen = [], set()
+    for position, choice in enumerate(choices, start=1):
+        metric_id = choice.get("metric_id")
+        if metric_id in (None, ""):
+            continue
+        try:
+            metric = get_metric(db, int(metric_id))
+        except (NotFound, ValueError):
+            raise DomainError(
+                "Metric row %(row)s: unknown metric.", "metrics", row=position
+            ) from None
+        if metric["id"] in seen:
+            raise DomainError("%(name)s is chosen twice.", "metrics", name=metric["name"])
+        seen.add(metric["id"])
+        role = (choice.get("role") or "").strip()
+        if role not in METRIC_ROLES:
+            raise DomainError(
+                "Metric row %(row)s: choose primary, secondary or balancing.",
+                "metrics",
+                row=position,
+            )
+        mid = _optional_number(
+            {"minimal_important_difference": choice.get("minimal_important_difference")},
+            "minimal_important_difference",
+        )
+        cleaned.append(
+            {
+                "metric_id": metric["id"],
+                "slug": metric["slug"],
+                "role": role,
+                "minimal_important_difference": mid,
+            }
+        )
+    return cleaned
+
+
+def update_draft(db, pilot_id: int, fields: dict, choices: list[dict], actor_id: int) -> dict:
+    """Save a draft's charter and metrics (a team member, while it is a draft)."""
+    charter = clean_charter(fields)
+    metrics = clean_metric_choices(db, choices)
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] != "draft":
+            raise DomainError(
+                "Only a draft can be edited directly; an approved plan changes by amendment.",
+                "status",
+            )
+        before = plan_of(pilot)
+        now = utc_now()
+        db["pilot"].update(
+            pilot_id,
+            {**charter, "risk_flags": json.dumps(charter["risk_flags"]), "updated_at": now},
+        )
+        _replace_metrics(db, pilot_id, metrics)
+        after = plan_of(get_pilot(db, pilot_id))
+        _event(db, actor_id, "pilot.edit", pilot_id, before=before, after=after, at=now)
+    return get_pilot(db, pilot_id)
+
+
+def _replace_metrics(db, pilot_id: int, metrics: list[dict], dropped_in: int | None = None):
+    """Make the pilot's metric rows match `metrics`; after approval, mark drops instead."""
+    current = {row["metric_id"]: row for row in pilot_metrics(db, pilot_id)}
+    wanted = {m["metric_id"]: m for m in metrics}
+    for metric_id, row in current.items():
+        if metric_id not in wanted:
+            if dropped_in is None:
+                db.execute("DELETE FROM pilot_metric WHERE id = ?", [row["id"]])
+            elif row["dropped_in_version"] is None:
+                db.execute(
+                    "UPDATE pilot_metric SET dropped_in_version = ? WHERE id = ?",
+                    [dropped_in, row["id"]],
+                )
+    for metric_id, choice in wanted.items():
+        values = {
+            "role": choice["role"],
+            "minimal_important_difference": choice["minimal_important_difference"],
+            "dropped_in_version": None,
+        }
+        if metric_id in current:
+            db["pilot_metric"].update(current[metric_id]["id"], values)
+        else:
+            db["pilot_metric"].insert({"pilot_id": pilot_id, "metric_id": metric_id, **values})
+
+
+# ---- the plan and its versions ---------------------------------------------
+
+
+def plan_of(pilot: dict) -> dict:
+    """The pre-registrable plan of a pilot as plain data (dropped metrics left out)."""
+    plan = {name: pilot.get(name) for name in PLAN_FIELDS}
+    plan["risk_flags"] = sorted(pilot.get("risk_flags") or [])
+    plan["metrics"] = sorted(
+        (
+            {
+                "slug": m["slug"],
+                "role": m["role"],
+                "minimal_important_difference": m["minimal_important_difference"],
+            }
+            for m in pilot["metrics"]
+            if m.get("dropped_in_version") is None
+        ),
+        key=lambda m: m["slug"],
+    )
+    return plan
+
+
+def plan_hash(plan: dict) -> str:
+    canonical = json.dumps(plan, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def plan_diff(old: dict | None, new: dict) -> list[dict]:
+    """What changed between two plans, field by field, for leaders to read."""
+    old = old or {}
+    changes = []
+    for name in (*PLAN_FIELDS, "metrics"):
+        if old.get(name) != new.get(name):
+            changes.append({"field": name, "before": old.get(name), "after": new.get(name)})
+    return changes
+
+
+def versions(db, pilot_id: int) -> list[dict]:
+    """Every version of the plan, newest first, each with its diff from the one before."""
+    rows = list(
+        db.query(
+            """SELECT v.*, p.name AS proposed_by_name, d.name AS decided_by_name
+               FROM plan_version v JOIN users p ON p.id = v.proposed_by
+               LEFT JOIN users d ON d.id = v.decided_by
+               WHERE v.pilot_id = ? ORDER BY v.number""",
+            [pilot_id],
+        )
+    )
+    previous = None
+    for row in rows:
+        row["plan"] = json.loads(row["plan"])
+        row["diff"] = plan_diff(previous, row["plan"])
+        if row["state"] == "approved":
+            previous = row["plan"]
+    return list(reversed(rows))
+
+
+def _latest_version(db, pilot_id: int) -> dict | None:
+    return next(
+        db.query(
+            "SELECT * FROM plan_version WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
+            [pilot_id],
+        ),
+        None,
+    )
+
+
+def _add_version(db, pilot_id: int, plan: dict, actor_id: int, now: str, reason=None) -> dict:
+    latest = _latest_version(db, pilot_id)
+    version = {
+        "pilot_id": pilot_id,
+        "number": (latest["number"] + 1) if latest else 1,
+        "plan": json.dumps(plan, sort_keys=True, ensure_ascii=False),
+        "hash": plan_hash(plan),
+        "reason": reason,
+        "state": "proposed",
+        "proposed_by": actor_id,
+        "proposed_at": now,
+    }
+    version["id"] = db["plan_version"].insert(version).last_pk
+    return version
+
+
+def missing_for_submission(pilot: dict) -> list[tuple[str, str]]:
+    """What a plan still lacks before a leader can look at it: (field, message) pairs."""
+    missing = []
+    for name, message in (
+        ("hypothesis", "Write the hypothesis: what you expect to happen, and why."),
+        ("start_date", "Give a start date."),
+        ("end_date", "Give an end date: pilots are time-boxed."),
+        ("design", "Choose a design."),
+    ):
+        if not pilot.get(name):
+            missing.append((name, message))
+    active = [m for m in pilot["metrics"] if m.get("dropped_in_version") is None]
+    primaries = [m for m in active if m["role"] == "primary"]
+    if not primaries:
+        missing.append(("metrics", "Choose at least one primary metric."))
+    for metric in primaries:
+        if metric["minimal_important_difference"] in (None, ""):
+            missing.append(
+                ("metrics", "Give the smallest difference that matters for each primary metric.")
+            )
+            break
+    if pilot.get("design") in ("two_group", "did") and not pilot.get("comparison"):
+        missing.append(("comparison", "Describe the comparison group this design needs."))
+    if pilot.get("design") in ("spc", "pre_post", "did") and not pilot.get("baseline"):
+        missing.append(("baseline", "Describe the baseline: the periods before the start."))
+    return missing
+
+
+def _require_complete(pilot: dict) -> None:
+    missing = missing_for_submission(pilot)
+    if missing:
+        field, message = missing[0]
+        raise DomainError(message, field)
+
+
+# ---- trust envelope ----------------------------------------------------------
+
+
+TRUST_FIELDS = (
+    "trust_max_days",
+    "trust_max_citizens",
+    "trust_max_cost",
+    "trust_excluded_risks",
+    "trust_auto_days",
+)
+
+
+def trust_envelope(db, team_id: int) -> dict | None:
+    """The nearest envelope set on the team or a unit above it, or None."""
+    for unit in db.query(
+        """WITH RECURSIVE above(id, depth) AS (
+               SELECT ?, 0 UNION ALL
+               SELECT u.parent_id, a.depth + 1 FROM unit u JOIN above a ON u.id = a.id
+               WHERE u.parent_id IS NOT NULL)
+           SELECT u.* FROM unit u JOIN above a ON a.id = u.id ORDER BY a.depth""",
+        [team_id],
+    ):
+        if unit["trust_auto_days"] is not None:
+            envelope = {name: unit[name] for name in TRUST_FIELDS}
+            envelope["trust_excluded_risks"] = json.loads(unit["trust_excluded_risks"] or "[]")
+            envelope["unit_name"] = unit["name"]
+            return envelope
+    return None
+
+
+def inside_envelope(pilot: dict, envelope: dict | None) -> bool:
+    """Whether the pilot stays inside the envelope; unknown sizes count as outside."""
+    if envelope is None:
+        return False
+    days = (date.fromisoformat(pilot["end_date"]) - date.fromisoformat(pilot["start_date"])).days
+    limits = (
+        (envelope["trust_max_days"], days),
+        (envelope["trust_max_citizens"], pilot.get("citizens_involved")),
+        (envelope["trust_max_cost"], pilot.get("cost")),
+    )
+    for limit, value in limits:
+        if limit is not None and (value is None or value > limit):
+            return False
+    return not set(pilot.get("risk_flags") or []) & set(envelope["trust_excluded_risks"])
+
+
+def set_trust_envelope(db, unit_id: int, fields: dict, leader_id: int) -> dict:
+    """A leader sets the unit's envelope; empty auto-approval days switch it off."""
+    values = {
+        "trust_max_days": _optional_number(fields, "trust_max_days", integer=True),
+        "trust_max_citizens": _optional_number(fields, "trust_max_citizens", integer=True),
+        "trust_max_cost": _optional_number(fields, "trust_max_cost"),
+        "trust_auto_days": _optional_number(fields, "trust_auto_days", integer=True),
+    }
+    risks = fields.get("trust_excluded_risks") or []
+    if isinstance(risks, str):
+        risks = [risks]
+    if any(r not in RISK_FLAGS for r in risks):
+        raise DomainError("Unknown risk flag.", "trust_excluded_risks")
+    values["trust_excluded_risks"] = json.dumps(sorted(set(risks)))
+    with db.atomic():
+        if not leads(db, leader_id, unit_id):
+            raise NotFound(f"No unit {unit_id}")
+        before = next(db.query("SELECT * FROM unit WHERE id = ?", [unit_id]))
+        db["unit"].update(unit_id, values)
+        audit.record(
+            db,
+            actor_id=leader_id,
+            actor_role="leader",
+            action="unit.trust_envelope",
+            object_type="unit",
+            object_id=unit_id,
+            before={k: before[k] for k in values},
+            after=values,
+        )
+    return values
+
+
+# ---- submission and approval ----------------------------------------------
+
+
+def submit(db, pilot_id: int, actor_id: int, now: datetime | None = None) -> dict:
+    """Send the draft to the leaders: its plan becomes a numbered, hashed version."""
+    now_text = to_utc_text(now) if now else utc_now()
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] != "draft":
+            raise DomainError("Only a draft can be submitted.", "status")
+        _require_complete(pilot)
+        version = _add_version(db, pilot_id, plan_of(pilot), actor_id, now_text)
+        envelope = trust_envelope(db, pilot["team_id"])
+        auto_at = None
+        if inside_envelope(pilot, envelope):
+            moment = from_utc_text(now_text) + timedelta(days=envelope["trust_auto_days"])
+            auto_at = to_utc_text(moment)
+        db["pilot"].update(
+            pilot_id,
+            {
+                "status": "submitted",
+                "auto_approve_at": auto_at,
+                "objection": None,
+                "updated_at": now_text,
+            },
+        )
+        _event(
+            db,
+            actor_id,
+            "pilot.submit",
+            pilot_id,
+            before={"status": "draft"},
+            after={
+                "status": "submitted",
+                "version": version["number"],
+                "hash": version["hash"],
+                "auto_approve_at": auto_at,
+            },
+            at=now_text,
+        )
+    return get_pilot(db, pilot_id)
+
+
+def withdraw(db, pilot_id: int, actor_id: int) -> dict:
+    """Take a submitted pilot back to draft (the version is kept, marked withdrawn)."""
+    now = utc_now()
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] != "submitted":
+            raise DomainError("Only a submitted pilot can be withdrawn.", "status")
+        latest = _latest_version(db, pilot_id)
+        db.execute(
+            "UPDATE plan_version SET state = 'withdrawn', decided_at = ? WHERE id = ?",
+            [now, latest["id"]],
+        )
+        db["pilot"].update(
+            pilot_id, {"status": "draft", "auto_approve_at": None, "updated_at": now}
+        )
+        _event(
+            db,
+            actor_id,
+            "pilot.withdraw",
+            pilot_id,
+            before={"status": "submitted"},
+            after={"status": "draft"},
+            at=now,
+        )
+    return get_pilot(db, pilot_id)
+
+
+def _proposers(db, pilot: dict) -> set[int]:
+    """Who counts as having proposed this pilot: its creator and every version's author."""
+    ids = {pilot["created_by"]}
+    ids.update(
+        row["proposed_by"]
+        for row in db.query(
+            "SELECT proposed_by FROM plan_version WHERE pilot_id = ?", [pilot["id"]]
+        )
+    )
+    return ids
+
+
+def _pending_version(db, pilot: dict, version_number: int | None) -> dict:
+    latest = _latest_version(db, pilot["id"])
+    if latest is None or latest["state"] != "proposed":
+        raise DomainError("There is no plan waiting for approval.", "status")
+    if version_number is not None and int(version_number) != latest["number"]:
+        raise DomainError(
+            "The plan changed: version %(latest)s is waiting, not %(asked)s. Read it first.",
+            "version",
+            latest=latest["number"],
+            asked=version_number,
+        )
+    return latest
+
+
+def _check_approver(db, pilot: dict, leader_id: int) -> None:
+    if not leads(db, leader_id, pilot["team_id"]):
+        raise NotFound(f"No pilot {pilot['id']}")
+    if leader_id in _proposers(db, pilot):
+        raise DomainError("Nobody approves their own pilot.", "approver")
+
+
+def approve(
+    db,
+    pilot_id: int,
+    leader_id: int | None,
+    version_number: int | None = None,
+    now: datetime | None = None,
+    automatic: bool = False,
+) -> dict:
+    """Approve the waiting version: a first plan, or an amendment to an approved one."""
+    now_text = to_utc_text(now) if now else utc_now()
+    with db.atomic():
+        pilot = get_pilot(db, pilot_id)
+        if pilot["status"] not in ("submitted", *FROZEN):
+            raise DomainError("This pilot has no plan waiting for approval.", "status")
+        if not automatic:
+            _check_approver(db, pilot, leader_id)
+        version = _pending_version(db, pilot, version_number)
+        db.execute(
+            """UPDATE plan_version SET state = 'approved', decided_by = ?, decided_at = ?,
+               automatic = ? WHERE id = ?""",
+            [leader_id, now_text, int(automatic), version["id"]],
+        )
+        amendment = pilot["status"] != "submitted"
+        if amendment:
+            _apply_plan(db, pilot_id, json.loads(version["plan"]), version["number"])
+        db["pilot"].update(
+            pilot_id,
+            {
+                "status": pilot["status"] if amendment else "approved",
+                "approved_version": version["number"],
+                "auto_approve_at": None,
+                "updated_at": now_text,
+            },
+        )
+        _event(
+            db,
+            leader_id,
+            "pilot.amendment_approve" if amendment else "pilot.approve",
+            pilot_id,
+            before={"status": pilot["status"]},
+            after={
+                "status": "approved" if not amendment else pilot["status"],
+                "version": version["number"],
+                "hash": version["hash"],
+                "automatic": automatic,
+            },
+            at=now_text,
+            role="system" if automatic else "leader",
+        )
+    return get_pilot(db, pilot_id)
+
+
+def return_to_team(
+    db, pilot_id: int, leader_id: int, comment: str, version_number: int | None = None
+) -> dict:
+    """Send the waiting version back with comments; a first plan returns to draft."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise DomainError("Write what the team should change.", "comment")
+    now = utc_now()
+    with db.atomic():
+        pilot = get_pilot(db, pilot_id)
+        _check_approver(db, pilot, leader_id)
+        version = _pending_version(db, pilot, version_number)
+        db.execute(
+            """UPDATE plan_version SET state = 'returned', decided_by = ?, decided_at = ?,
+               comment = ? WHERE id = ?""",
+            [leader_id, now, comment, version["id"]],
+        )
+        status = "draft" if pilot["status"] == "submitted" else pilot["status"]
+        db["pilot"].update(pilot_id, {"status": status, "auto_approve_at": None, "updated_at": now})
+        _event(
+            db,
+            leader_id,
+            "pilot.return",
+            pilot_id,
+            before={"status": pilot["status"]},
+            after={"status": status, "version": version["number"]},
+            reason=comment,
+            at=now,
+            role="leader",
+        )
+    return get_pilot(db, pilot_id)
+
+
+def object_to(db, pilot_id: int, leader_id: int, objection: str) -> dict:
+    """Stop a trust-by-default approval: the pilot waits for an explicit decision."""
+    objection = (objection or "").strip()
+    if not objection:
+        raise DomainError("Write your objection, so the team knows what to address.", "objection")
+    now = utc_now()
+    with db.atomic():
+        pilot = get_pilot(db, pilot_id)
+        if not leads(db, leader_id, pilot["team_id"]):
+            raise NotFound(f"No pilot {pilot_id}")
+        if pilot["status"] != "submitted" or not pilot["auto_approve_at"]:
+            raise DomainError("This pilot is not waiting for automatic approval.", "status")
+        db["pilot"].update(
+            pilot_id, {"auto_approve_at": None, "objection": objection, "updated_at": now}
+        )
+        _event(db, leader_id, "pilot.object", pilot_id, reason=objection, at=now, role="leader")
+    return get_pilot(db, pilot_id)
+
+
+def approve_due(db, now: datetime) -> list[int]:
+    """Approve every submitted pilot whose trust-by-default countdown has run out."""
+    due = [
+        row["id"]
+        for row in db.query(
+            """SELECT id FROM pilot WHERE status = 'submitted' AND auto_approve_at IS NOT NULL
+               AND auto_approve_at <= ?""",
+            [to_utc_text(now)],
+        )
+    ]
+    for pilot_id in due:
+        approve(db, pilot_id, None, now=now, automatic=True)
+    return due
+
+
+def propose_amendment(
+    db, pilot_id: int, fields: dict, choices: list[dict], reason: str, actor_id: int
+) -> dict:
+    """Propose a change to an approved plan: a reason, a new version, re-approval."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why the plan must change.", "reason")
+    charter = clean_charter(fields)
+    metrics = clean_metric_choices(db, choices)
+    now = utc_now()
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] not in FROZEN:
+            raise DomainError("Only an approved plan is amended.", "status")
+        latest = _latest_version(db, pilot_id)
+        if latest and latest["state"] == "proposed":
+            raise DomainError("An amendment is already waiting for approval.", "status")
+        proposed = {
+            **pilot,
+            **charter,
+            "metrics": [{**m, "dropped_in_version": None} for m in metrics],
+        }
+        _require_complete(proposed)
+        plan = plan_of(proposed)
+        if plan_hash(plan) == plan_hash(plan_of(pilot)):
+            raise DomainError("Nothing in the plan changed.", "reason")
+        version = _add_version(db, pilot_id, plan, actor_id, now, reason=reason)
+        db["pilot"].update(pilot_id, {"updated_at": now})
+        _event(
+            db,
+            actor_id,
+            "pilot.amend",
+            pilot_id,
+            before=plan_of(pilot),
+            after=plan,
+            reason=reason,
+            at=now,
+        )
+    return version
+
+
+def _apply_plan(db, pilot_id: int, plan: dict, version_number: int) -> None:
+    values = {name: plan.get(name) for name in PLAN_FIELDS}
+    values["risk_flags"] = json.dumps(plan.get("risk_flags") or [])
+    db["pilot"].update(pilot_id, values)
+    choices = []
+    for metric in plan["metrics"]:
+        row = next(db.query("SELECT id FROM metric WHERE slug = ?", [metric["slug"]]))
+        choices.append({**metric, "metric_id": row["id"]})
+    _replace_metrics(db, pilot_id, choices, dropped_in=version_number)
+
+
+# ---- running, pausing, concluding --------------------------------------------
+
+TRANSITIONS = {
+    # action: (allowed from, to, needs a reason)
+    "start": (("approved",), "running", False),
+    "pause": (("running",), "paused", True),
+    "resume": (("paused",), "running", False),
+    "stop": (("approved", "running", "paused"), "stopped", True),
+}
+
+
+def change_status(db, pilot_id: int, action: str, actor_id: int, reason: str = "") -> dict:
+    """Start, pause, resume or stop a pilot (its team does this)."""
+    allowed, target, needs_reason = TRANSITIONS[action]
+    reason = (reason or "").strip()
+    if needs_reason and not reason:
+        raise DomainError("Give a reason; it is kept with the pilot.", "reason")
+    now = utc_now()
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] not in allowed:
+            raise DomainError(
+                "A %(status)s pilot cannot do this.", "status", status=pilot["status"]
+            )
+        db["pilot"].update(
+            pilot_id,
+            {
+                "status": target,
+                "status_reason": reason or pilot["status_reason"],
+                "updated_at": now,
+            },
+        )
+        _event(
+            db,
+            actor_id,
+            f"pilot.{action}",
+            pilot_id,
+            before={"status": pilot["status"]},
+            after={"status": target},
+            reason=reason or None,
+            at=now,
+        )
+    return get_pilot(db, pilot_id)
+
+
+def conclude(db, pilot_id: int, actor_id: int, decision: str, learned: str, next_steps: str):
+    """Close the pilot with a decision (adopt, adapt, abandon) and what was learned."""
+    if decision not in DECISIONS:
+        raise DomainError("Choose adopt, adapt or abandon.", "decision")
+    learned, next_steps = (learned or "").strip(), (next_steps or "").strip()
+    if not learned:
+        raise DomainError("Write what you learned; it is the point of a pilot.", "learned")
+    now = utc_now()
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] not in ("running", "paused", "approved"):
+            raise DomainError("Only an approved or running pilot is concluded.", "status")
+        values = {
+            "status": "concluded",
+            "decision": decision,
+            "learned": learned,
+            "next_steps": next_steps,
+            "updated_at": now,
+        }
+        db["pilot"].update(pilot_id, values)
+        _event(
+            db,
+            actor_id,
+            "pilot.conclude",
+            pilot_id,
+            before={"status": pilot["status"]},
+            after=values,
+            at=now,
+        )
+    return get_pilot(db, pilot_id)
+
+
+# ---- PDSA cycles ---------------------------------------------------------------
+
+
+def cycles(db, pilot_id: int) -> list[dict]:
+    return list(db.query("SELECT * FROM pdsa_cycle WHERE pilot_id = ? ORDER BY number", [pilot_id]))
+
+
+def _clean_cycle(fields: dict) -> dict:
+    cycle = {name: _text(fields, name) for name in ("plan", "prediction", "done", "studied")}
+    if not cycle["plan"]:
+        raise DomainError("Describe the plan of this cycle.", "plan")
+    cycle["started_on"] = _optional_date(fields, "started_on") or date.today().isoformat()
+    act = (fields.get("act") or "").strip() or None
+    if act is not None and act not in DECISIONS:
+        raise DomainError("Choose adopt, adapt or abandon.", "act")
+    cycle["act"] = act
+    return cycle
+
+
+def add_cycle(db, pilot_id: int, fields: dict, actor_id: int) -> dict:
+    """Record a new plan-do-study-act cycle inside an approved or running pilot."""
+    cycle = _clean_cycle(fields)
+    now = utc_now()
+    with db.atomic():
+        pilot = editable_pilot(db, pilot_id, actor_id)
+        if pilot["status"] not in FROZEN:
+            raise DomainError("Cycles belong to an approved or running pilot.", "status")
+        number = next(
+            db.query(
+                "SELECT coalesce(max(number), 0) + 1 AS n FROM pdsa_cycle WHERE pilot_id = ?",
+                [pilot_id],
+            )
+        )["n"]
+        cycle.update(pilot_id=pilot_id, number=number, created_by=actor_id, created_at=now)
+        cycle["id"] = db["pdsa_cycle"].insert(cycle).last_pk
+        _event(db, actor_id, "pilot.cycle_add", pilot_id, after=cycle, at=now)
+    return cycle
+
+
+def update_cycle(db, pilot_id: int, cycle_id: int, fields: dict, actor_id: int) -> dict:
+    """Fill in what was done, what was studied against the prediction, and the act."""
+    cycle = _clean_cycle(fields)
+    now = utc_now()
+    with db.atomic():
+        editable_pilot(db, pilot_id, actor_id)
+        before = next(
+            db.query(
+                "SELECT * FROM pdsa_cycle WHERE id = ? AND pilot_id = ?", [cycle_id, pilot_id]
+            ),
+            None,
+        )
+        if before is None:
+            raise NotFound(f"No cycle {cycle_id}")
+        db["pdsa_cycle"].update(cycle_id, cycle)
+        _event(
+            db,
+            actor_id,
+            "pilot.cycle_update",
+            pilot_id,
+            before={k: before[k] for k in cycle},
+            after=cycle,
+            at=now,
+        )
+    return {**before, **cycle}
+
+
+# ---- for leaders -----------------------------------------------------------------
+
+
+def leader_queue(db, leader_id: int, now: datetime) -> list[dict]:
+    """Plans waiting for this leader: first submissions and amendments, oldest first."""
+    rows = list(
+        db.query(
+            """WITH RECURSIVE reach(id) AS (
+                   SELECT unit_id FROM role WHERE user_id = :leader AND role = 'leader'
+                   UNION SELECT u.id FROM unit u JOIN reach r ON u.parent_id = r.id)
+               SELECT p.*, u.name AS team_name, v.number AS version, v.reason AS amendment_reason,
+                      v.proposed_at, v.hash
+               FROM pilot p JOIN unit u ON u.id = p.team_id
+               JOIN plan_version v ON v.pilot_id = p.id AND v.state = 'proposed'
+               WHERE p.team_id IN (SELECT id FROM reach)
+               ORDER BY v.proposed_at""",
+            {"leader": leader_id},
+        )
+    )
+    for row in rows:
+        row["is_amendment"] = row["status"] != "submitted"
+        row["own"] = row["created_by"] == leader_id
+        row["days_left"] = None
+        if row["auto_approve_at"]:
+            remaining = from_utc_text(row["auto_approve_at"]) - now.astimezone(UTC)
+            row["days_left"] = max(0, remaining.days + (1 if remaining.seconds else 0))
+    return rows
+
+
+def timeline(db, pilot_id: int) -> list[dict]:
+    """The pilot's status changes, oldest first, from the audit trail."""
+    return list(
+        db.query(
+            """SELECT e.at, e.action, e.reason, u.name AS actor_name, e.actor_role
+               FROM audit_event e LEFT JOIN users u ON u.id = e.actor_id
+               WHERE e.object_type = 'pilot' AND e.object_id = ? ORDER BY e.id""",
+            [str(pilot_id)],
+        )
+    )
