@@ -5,10 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pilots.domain import DomainError, NotFound, audit
+from pilots.domain import DomainError, NotFound, audit, pilots
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
-from pilots.domain import pilots
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
