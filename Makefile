@@ -47,7 +47,7 @@ format: install
 
 ## Re-extract messages after changing user-facing text, then translate pilots/translations/nb.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k DomainError -o pilots/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k DomainError -k translatable -o pilots/translations/messages.pot .
 	$(BIN)/pybabel update -i pilots/translations/messages.pot -d pilots/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d pilots/translations
 

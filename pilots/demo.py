@@ -8,6 +8,7 @@ here (stories, ideas, pilots, observations).
 
 from __future__ import annotations
 
+from pilots import demo_pilots
 from pilots.domain import accounts
 from pilots.domain import organisation as org
 
@@ -34,7 +35,12 @@ UNITS = [
 # (e-mail, name, roles, what the demo person is for)
 PEOPLE = [
     ("kari@fjordvik.example", "Kari Nordmann", ["frontline:bosted-forst"], "frontline"),
-    ("ola@fjordvik.example", "Ola Haugen", ["frontline:hjemme-nord"], "frontline"),
+    (
+        "ola@fjordvik.example",
+        "Ola Haugen",
+        ["frontline:hjemme-nord", "frontline:hjemme-sor"],
+        "frontline",
+    ),
     ("amir@fjordvik.example", "Amir Rahimi", ["frontline:akuttposten"], "frontline"),
     ("ingrid@fjordvik.example", "Ingrid Solberg", ["leader:helse-velferd"], "leader"),
     ("per@fjordvik.example", "Per Dahl", ["leader:oppvekst"], "leader"),
@@ -59,6 +65,7 @@ def load(db) -> list[dict]:
             org.create_user(
                 db, email, name, password_hash, roles=[org.parse_role(r) for r in roles]
             )
+        demo_pilots.load(db)
     return logins()
 
 

@@ -164,7 +164,8 @@ def metrics_and_pilots(db):
             baseline TEXT NOT NULL DEFAULT '',
             comparison TEXT NOT NULL DEFAULT '',
             planned_n INTEGER,
-            cadence TEXT NOT NULL DEFAULT 'monthly' CHECK (cadence IN ('weekly','monthly','custom')),
+            cadence TEXT NOT NULL DEFAULT 'monthly'
+                CHECK (cadence IN ('weekly','monthly','custom')),
             cadence_rule TEXT NOT NULL DEFAULT '',
             approved_version INTEGER,
             auto_approve_at TEXT,
@@ -238,6 +239,203 @@ def metrics_and_pilots(db):
             created_at TEXT NOT NULL,
             last_used_at TEXT,
             revoked_at TEXT
+        )"""
+    )
+
+
+@migrations(name="0100_stories_and_ideas")
+def stories_and_ideas(db):
+    # How many days leaders of a unit have to answer a proposed idea.
+    db.execute("ALTER TABLE unit ADD COLUMN answer_days INTEGER NOT NULL DEFAULT 30")
+    db.execute(
+        """
+        CREATE TABLE story (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            account TEXT NOT NULL,
+            needed TEXT NOT NULL DEFAULT '',
+            happened TEXT NOT NULL DEFAULT '',
+            services TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL CHECK (source IN
+                ('conversation','user_council','complaint','leader_gathering','survey')),
+            consent_how TEXT NOT NULL CHECK (consent_how IN ('oral','written','digital')),
+            consent_on TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '',
+            unit_id INTEGER NOT NULL REFERENCES unit(id),
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            withdrawn_at TEXT,
+            withdrawn_by INTEGER REFERENCES users(id)
+        )"""
+    )
+    db.execute("CREATE INDEX story_unit ON story(unit_id)")
+    db.execute(
+        """
+        CREATE TABLE story_tag (
+            story_id INTEGER NOT NULL REFERENCES story(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (story_id, tag)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE story_pick (
+            id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL REFERENCES story(id),
+            unit_id INTEGER NOT NULL REFERENCES unit(id),
+            week TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            chosen_by INTEGER NOT NULL REFERENCES users(id),
+            chosen_at TEXT NOT NULL,
+            UNIQUE (unit_id, week)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE idea (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            need TEXT NOT NULL,
+            whose_need TEXT NOT NULL DEFAULT '',
+            proposal TEXT NOT NULL,
+            stop_doing TEXT NOT NULL DEFAULT '',
+            benefit TEXT NOT NULL DEFAULT '',
+            risks TEXT NOT NULL DEFAULT '',
+            co_creators TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '',
+            unit_id INTEGER NOT NULL REFERENCES unit(id),
+            status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN
+                ('draft','proposed','dialogue','accepted','parked','declined')),
+            proposed_at TEXT,
+            answer_due TEXT,
+            answered_at TEXT,
+            answered_by INTEGER REFERENCES users(id),
+            answer_reason TEXT NOT NULL DEFAULT '',
+            look_again_on TEXT,
+            pilot_id INTEGER,
+            created_by INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX idea_unit ON idea(unit_id)")
+    db.execute("CREATE INDEX idea_status ON idea(status)")
+    db.execute(
+        """
+        CREATE TABLE idea_author (
+            idea_id INTEGER NOT NULL REFERENCES idea(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            PRIMARY KEY (idea_id, user_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE idea_story (
+            idea_id INTEGER NOT NULL REFERENCES idea(id) ON DELETE CASCADE,
+            story_id INTEGER NOT NULL REFERENCES story(id),
+            PRIMARY KEY (idea_id, story_id)
+        )"""
+    )
+    db.execute("CREATE INDEX idea_story_story ON idea_story(story_id)")
+    db.execute(
+        """
+        CREATE TABLE idea_tag (
+            idea_id INTEGER NOT NULL REFERENCES idea(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (idea_id, tag)
+        )"""
+    )
+    for table in ("idea_support", "idea_follow"):
+        db.execute(
+            f"""
+            CREATE TABLE {table} (
+                idea_id INTEGER NOT NULL REFERENCES idea(id) ON DELETE CASCADE,
+                user_id INTEGER NOT NULL REFERENCES users(id),
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (idea_id, user_id)
+            )"""
+        )
+    db.execute(
+        """
+        CREATE TABLE idea_comment (
+            id INTEGER PRIMARY KEY,
+            idea_id INTEGER NOT NULL REFERENCES idea(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE idea_answer (
+            id INTEGER PRIMARY KEY,
+            idea_id INTEGER NOT NULL REFERENCES idea(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('dialogue','accepted','parked','declined')),
+            reason TEXT NOT NULL DEFAULT '',
+            look_again_on TEXT,
+            pilot_id INTEGER,
+            answered_by INTEGER NOT NULL REFERENCES users(id),
+            answered_at TEXT NOT NULL
+        )"""
+    )
+    # Full-text search; unicode61 without diacritic folding keeps å, ø and æ letters
+    # of their own (Norwegian "år" is not "ar"), and folds case for them too.
+    tokenize = "unicode61 remove_diacritics 0"
+    db["story"].enable_fts(
+        ["title", "account", "needed", "happened", "services", "tags"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize=tokenize,
+    )
+    db["idea"].enable_fts(
+        ["title", "need", "whose_need", "proposal", "stop_doing", "benefit", "tags"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize=tokenize,
+    )
+
+
+@migrations(name="0200_observations")
+def observations(db):
+    # An upload is one import: a file, a JSON list, or a quick entry. Each observation
+    # remembers the upload and line that last wrote it.
+    db.execute(
+        """
+        CREATE TABLE upload (
+            id INTEGER PRIMARY KEY,
+            pilot_id INTEGER NOT NULL REFERENCES pilot(id) ON DELETE CASCADE,
+            user_id INTEGER REFERENCES users(id),
+            source TEXT NOT NULL CHECK (source IN ('csv','xlsx','json','entry','api')),
+            filename TEXT,
+            delimiter TEXT,
+            decimal_mark TEXT,
+            encoding TEXT,
+            rows INTEGER NOT NULL DEFAULT 0,
+            inserted INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX upload_pilot ON upload(pilot_id)")
+    # unit is NOT NULL ('' for none) so that the UNIQUE key, which treats NULLs as
+    # distinct, makes a re-import update the row instead of adding a second one.
+    db.execute(
+        """
+        CREATE TABLE observation (
+            id INTEGER PRIMARY KEY,
+            pilot_id INTEGER NOT NULL REFERENCES pilot(id) ON DELETE CASCADE,
+            metric_id INTEGER NOT NULL REFERENCES metric(id),
+            period TEXT NOT NULL,
+            arm TEXT NOT NULL DEFAULT 'pilot' CHECK (arm IN ('pilot','comparison')),
+            unit TEXT NOT NULL DEFAULT '',
+            value REAL NOT NULL,
+            n REAL CHECK (n IS NULL OR n > 0),
+            upload_id INTEGER REFERENCES upload(id),
+            source_line INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (pilot_id, metric_id, period, arm, unit)
         )"""
     )
 

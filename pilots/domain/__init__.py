@@ -22,3 +22,8 @@ class DomainError(ValueError):
 
 class NotFound(LookupError):
     """The object does not exist, or the actor may not know that it does."""
+
+
+def translatable(text: str) -> str:
+    """Mark an English message for extraction; the web layer translates it when shown."""
+    return text

@@ -16,7 +16,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from pilots.db import from_utc_text, to_utc_text, utc_now
-from pilots.domain import DomainError, NotFound, audit
+from pilots.domain import DomainError, NotFound, audit, translatable
 from pilots.domain.metrics import get_metric
 
 DESIGNS = ("spc", "pre_post", "two_group", "did")
@@ -510,27 +510,36 @@ def missing_for_submission(pilot: dict) -> list[tuple[str, str]]:
     """What a plan still lacks before a leader can look at it: (field, message) pairs."""
     missing = []
     for name, message in (
-        ("hypothesis", "Write the hypothesis: what you expect to happen, and why."),
-        ("start_date", "Give a start date."),
-        ("end_date", "Give an end date: pilots are time-boxed."),
-        ("design", "Choose a design."),
+        ("hypothesis", translatable("Write the hypothesis: what you expect to happen, and why.")),
+        ("start_date", translatable("Give a start date.")),
+        ("end_date", translatable("Give an end date: pilots are time-boxed.")),
+        ("design", translatable("Choose a design.")),
     ):
         if not pilot.get(name):
             missing.append((name, message))
     active = [m for m in pilot["metrics"] if m.get("dropped_in_version") is None]
     primaries = [m for m in active if m["role"] == "primary"]
     if not primaries:
-        missing.append(("metrics", "Choose at least one primary metric."))
+        missing.append(("metrics", translatable("Choose at least one primary metric.")))
     for metric in primaries:
         if metric["minimal_important_difference"] in (None, ""):
             missing.append(
-                ("metrics", "Give the smallest difference that matters for each primary metric.")
+                (
+                    "metrics",
+                    translatable(
+                        "Give the smallest difference that matters for each primary metric."
+                    ),
+                )
             )
             break
     if pilot.get("design") in ("two_group", "did") and not pilot.get("comparison"):
-        missing.append(("comparison", "Describe the comparison group this design needs."))
+        missing.append(
+            ("comparison", translatable("Describe the comparison group this design needs."))
+        )
     if pilot.get("design") in ("spc", "pre_post", "did") and not pilot.get("baseline"):
-        missing.append(("baseline", "Describe the baseline: the periods before the start."))
+        missing.append(
+            ("baseline", translatable("Describe the baseline: the periods before the start."))
+        )
     return missing
 
 
@@ -579,7 +588,8 @@ def inside_envelope(pilot: dict, envelope: dict | None) -> bool:
     limits = (
         (envelope["trust_max_days"], days),
         (envelope["trust_max_citizens"], pilot.get("citizens_involved")),
-        (envelope["trust_max_cost"], pilot.get("cost")),
+        # The form says "leave empty if none": no extra cost is a cost of 0.
+        (envelope["trust_max_cost"], pilot.get("cost") or 0),
     )
     for limit, value in limits:
         if limit is not None and (value is None or value > limit):

@@ -81,9 +81,18 @@ def init_web(app: Flask) -> None:
     i18n.init_app(app)
     errors.init_app(app)
 
-    from pilots.web import admin, auth, home, profile
+    from pilots.web import admin, auth, home, ideas, metrics, pilots, profile, stories
 
-    for blueprint in (auth.bp, home.bp, profile.bp, admin.bp):
+    for blueprint in (
+        auth.bp,
+        home.bp,
+        profile.bp,
+        admin.bp,
+        metrics.bp,
+        pilots.bp,
+        stories.bp,
+        ideas.bp,
+    ):
         app.register_blueprint(blueprint)
 
     app.view_functions["static"] = allow(ANYONE)(app.view_functions["static"])

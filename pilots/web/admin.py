@@ -6,7 +6,7 @@ JavaScript; rows are edited inline with htmx and fall back to full pages.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,22 +14,13 @@ from pilots.domain import DomainError, NotFound, accounts, audit
 from pilots.domain import organisation as org
 from pilots.web import get_db
 from pilots.web.access import allow, is_htmx
-from pilots.web.pages import Paging, page, page_number
+from pilots.web.pages import Paging, page, page_number, see_other, translated
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _translated(error: DomainError) -> dict:
-    return {error.field or "form": _(error.message, **error.params)}
-
-
 def _see_other(endpoint: str, **values):
-    """A 303 to `endpoint`; htmx follows it as a full-page redirect too."""
-    url = url_for(endpoint, **values)
-    response = redirect(url, code=303)
-    if is_htmx():
-        response.headers["HX-Redirect"] = url
-    return response
+    return see_other(url_for(endpoint, **values))
 
 
 # ---- units -----------------------------------------------------------------
@@ -62,7 +53,7 @@ def create_unit():
             "unit_form",
             status=422,
             units=org.unit_tree(db),
-            errors=_translated(error),
+            errors=translated(error),
             form=form,
         )
     flash(_("The unit %(name)s was added.", name=unit["name"]), "success")
@@ -105,7 +96,7 @@ def rename_unit(unit_id: int):
             unit_id,
             editing_id=unit_id,
             status=422,
-            errors=_translated(error),
+            errors=translated(error),
             name=request.form.get("name", ""),
         )
     if is_htmx():
@@ -177,7 +168,7 @@ def create_user():
             "admin/user_new.html",
             "user_form",
             status=422,
-            errors=_translated(error),
+            errors=translated(error),
             form=form,
             teams=org.unit_tree(db),
         )
@@ -227,7 +218,7 @@ def update_user(user_id: int):
         )
     except DomainError as error:
         person = {**person, **request.form.to_dict()}
-        return _person_page(person, "details", status=422, errors=_translated(error))
+        return _person_page(person, "details", status=422, errors=translated(error))
     flash(_("Saved."), "success")
     return _see_other("admin.user_detail", user_id=user_id)
 
@@ -266,7 +257,7 @@ def add_role(user_id: int):
     try:
         org.add_role(get_db(), user_id, role, request.form.get("unit") or None, current_user.id)
     except DomainError as error:
-        return _person_page(person, "roles", status=422, errors=_translated(error))
+        return _person_page(person, "roles", status=422, errors=translated(error))
     if is_htmx():
         return _person_page(person, "roles")
     return _see_other("admin.user_detail", user_id=user_id)
@@ -282,7 +273,7 @@ def remove_role(user_id: int, role_id: int):
     try:
         org.remove_role(get_db(), role_id, current_user.id)
     except DomainError as error:
-        return _person_page(person, "roles", status=422, errors=_translated(error))
+        return _person_page(person, "roles", status=422, errors=translated(error))
     if is_htmx():
         return _person_page(person, "roles")
     return _see_other("admin.user_detail", user_id=user_id)

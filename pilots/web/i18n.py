@@ -100,6 +100,66 @@ def kind_label(code: str) -> str:
     return labels.get(code, code)
 
 
+def _labels() -> dict[str, dict[str, str]]:
+    return {
+        "status": {
+            "draft": _("Draft"),
+            "submitted": _("Waiting for approval"),
+            "approved": _("Approved"),
+            "running": _("Running"),
+            "paused": _("Paused"),
+            "stopped": _("Stopped"),
+            "concluded": _("Concluded"),
+        },
+        "design": {
+            "spc": _("Run chart (SPC)"),
+            "pre_post": _("Before and after"),
+            "two_group": _("Two groups"),
+            "did": _("Two groups, before and after"),
+        },
+        "metric_role": {
+            "primary": _("Primary"),
+            "secondary": _("Secondary"),
+            "balancing": _("Balancing"),
+        },
+        "metric_type": {
+            "mean": _("Average"),
+            "proportion": _("Share (proportion)"),
+            "rate": _("Count per exposure (rate)"),
+        },
+        "direction": {"up": _("Higher is better"), "down": _("Lower is better")},
+        "period": {
+            "day": _("Day"),
+            "week": _("Week"),
+            "month": _("Month"),
+            "quarter": _("Quarter"),
+            "year": _("Year"),
+        },
+        "cadence": {"weekly": _("Weekly"), "monthly": _("Monthly"), "custom": _("Custom")},
+        "decision": {"adopt": _("Adopt"), "adapt": _("Adapt"), "abandon": _("Abandon")},
+        "risk": {
+            "medication": _("Involves medication"),
+            "legal_rights": _("Affects legal rights or formal decisions"),
+            "sensitive_data": _("Uses sensitive personal data beyond the usual"),
+            "physical_safety": _("Risk to physical safety"),
+            "children": _("Involves children"),
+        },
+        "version_state": {
+            "proposed": _("Waiting for approval"),
+            "approved": _("Approved"),
+            "returned": _("Returned"),
+            "withdrawn": _("Withdrawn"),
+        },
+    }
+
+
+def label(kind: str, code) -> str:
+    """The reader's word for a stored code (a status, a design, a role ...)."""
+    if code is None:
+        return ""
+    return _labels().get(kind, {}).get(code, str(code))
+
+
 def init_app(app) -> None:
     Babel(app, locale_selector=select_language, timezone_selector=lambda: "Europe/Oslo")
     app.jinja_env.filters.update(day=format_day, moment=format_moment, number=format_number)
@@ -111,4 +171,5 @@ def init_app(app) -> None:
             "current_language": _locale(),
             "role_label": role_label,
             "kind_label": kind_label,
+            "label": label,
         }

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import make_response, render_template, request
+from flask import make_response, redirect, render_template, request
+from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
 from pilots.web.access import is_htmx
@@ -63,3 +64,16 @@ def safe_next(target: str | None, fallback: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return fallback
     return target
+
+
+def translated(error) -> dict:
+    """A DomainError as {field: message in the reader's language}."""
+    return {error.field or "form": _(error.message, **error.params)}
+
+
+def see_other(url: str):
+    """A 303 to `url`; htmx follows it as a full-page redirect too."""
+    response = redirect(url, code=303)
+    if is_htmx():
+        response.headers["HX-Redirect"] = url
+    return response

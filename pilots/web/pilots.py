@@ -1,0 +1,421 @@
+"""Pilot pages: the list, the charter form, the pilot page, and the leader queue.
+
+Views parse the form, call one domain function and render. Object-level rules
+(a draft belongs to its team; only a leader of the team's unit decides) live in
+the domain functions, which raise NotFound where the person may not know the
+pilot exists; here that becomes a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, abort, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from pilots.domain import DomainError, NotFound
+from pilots.domain import metrics as catalogue
+from pilots.domain import organisation as org
+from pilots.domain import pilots as domain
+from pilots.domain.planning import planning_advice
+from pilots.web import get_db
+from pilots.web.access import SIGNED_IN, allow
+from pilots.web.pages import Paging, page, page_number, see_other, translated
+
+bp = Blueprint("pilots", __name__, url_prefix="/pilots")
+EMPTY_METRIC_ROWS = 2
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _or_404(function, *args, **kwargs):
+    try:
+        return function(get_db(), *args, **kwargs)
+    except NotFound:
+        abort(404)
+
+
+def _int_arg(name: str) -> int | None:
+    try:
+        return int(request.args.get(name) or 0) or None
+    except ValueError:
+        return None
+
+
+# ---- list and create ---------------------------------------------------------
+
+
+@bp.route("")
+@allow(SIGNED_IN)
+def index():
+    """Pilots one may see, searched and filtered as one types, a page at a time."""
+    db = get_db()
+    filters = {
+        "query": request.args.get("q", ""),
+        "status": request.args.get("status", ""),
+        "design": request.args.get("design", ""),
+        "unit_id": _int_arg("unit"),
+        "metric_id": _int_arg("metric"),
+    }
+    size = 20
+    rows, total = domain.search_pilots(
+        db, current_user.id, **filters, limit=size, offset=(page_number() - 1) * size
+    )
+    today = date.today()
+    for row in rows:
+        row["overdue"] = domain.is_overdue(row, today)
+    return page(
+        "pilots/index.html",
+        "results",
+        pilots=rows,
+        filters=filters,
+        paging=Paging(page_number(), size, total),
+        units=org.unit_tree(db),
+        metrics=catalogue.all_active(db),
+        statuses=domain.STATUSES,
+        designs=domain.DESIGNS,
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+def _my_teams(db) -> list[dict]:
+    return [u for u in org.unit_tree(db) if u["id"] in current_user.unit_ids("frontline")]
+
+
+@bp.route("/new")
+@allow("frontline")
+def new():
+    """Start a pilot: a title and the team that runs it."""
+    return page("pilots/new.html", teams=_my_teams(get_db()), form={}, errors={})
+
+
+@bp.route("", methods=["POST"])
+@allow("frontline")
+def create():
+    """Create the draft and go on to its charter."""
+    db = get_db()
+    form = request.form.to_dict()
+    try:
+        team_id = int(form.get("team") or 0)
+        if team_id not in current_user.unit_ids("frontline"):
+            raise DomainError("Choose the team that will run the pilot.", "team")
+        pilot = domain.create_pilot(
+            db,
+            team_id=team_id,
+            title=form.get("title", ""),
+            actor_id=current_user.id,
+            idea_text=form.get("idea_text", ""),
+        )
+    except (DomainError, ValueError) as error:
+        errors = (
+            translated(error) if isinstance(error, DomainError) else {"team": _("Choose a team.")}
+        )
+        return page("pilots/new.html", status=422, teams=_my_teams(db), form=form, errors=errors)
+    return see_other(url_for("pilots.edit", pilot_id=pilot["id"]))
+
+
+# ---- the pilot page --------------------------------------------------------------
+
+
+@bp.route("/<int:pilot_id>")
+@allow(SIGNED_IN)
+def detail(pilot_id: int):
+    """The charter, the plan's versions and their diffs, cycles, and the timeline."""
+    db = get_db()
+    pilot = _or_404(domain.visible_pilot, pilot_id, current_user.id)
+    member = domain.is_team_member(db, current_user.id, pilot["team_id"]) or (
+        pilot["created_by"] == current_user.id
+    )
+    leader = domain.leads(db, current_user.id, pilot["team_id"])
+    history = domain.versions(db, pilot_id)
+    waiting = history[0] if history and history[0]["state"] == "proposed" else None
+    return page(
+        "pilots/detail.html",
+        pilot=pilot,
+        member=member,
+        leader=leader,
+        versions=history,
+        waiting=waiting,
+        cycles=domain.cycles(db, pilot_id),
+        timeline=domain.timeline(db, pilot_id),
+        missing=domain.missing_for_submission(pilot) if pilot["status"] == "draft" else [],
+        overdue=domain.is_overdue(pilot, date.today()),
+        own=current_user.id in {pilot["created_by"], *(v["proposed_by"] for v in history)},
+        errors={},
+    )
+
+
+def _action(pilot_id: int, function, *args, **kwargs):
+    """Run one state change; a refusal comes back as a message on the pilot page."""
+    try:
+        function(get_db(), pilot_id, *args, **kwargs)
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        flash(_(error.message, **error.params), "error")
+    return see_other(url_for("pilots.detail", pilot_id=pilot_id))
+
+
+@bp.route("/<int:pilot_id>/submit", methods=["POST"])
+@allow("frontline")
+def submit(pilot_id: int):
+    """Send the draft to the unit's leaders; the plan is frozen as a version."""
+    return _action(pilot_id, domain.submit, current_user.id)
+
+
+@bp.route("/<int:pilot_id>/withdraw", methods=["POST"])
+@allow("frontline")
+def withdraw(pilot_id: int):
+    """Take a submitted pilot back to draft."""
+    return _action(pilot_id, domain.withdraw, current_user.id)
+
+
+@bp.route("/<int:pilot_id>/status", methods=["POST"])
+@allow("frontline")
+def change_status(pilot_id: int):
+    """Start, pause, resume or stop the pilot."""
+    action = request.form.get("action", "")
+    if action not in domain.TRANSITIONS:
+        abort(400)
+    return _action(
+        pilot_id, domain.change_status, action, current_user.id, request.form.get("reason", "")
+    )
+
+
+@bp.route("/<int:pilot_id>/conclude", methods=["POST"])
+@allow("frontline")
+def conclude(pilot_id: int):
+    """Close the pilot with a decision and what was learned."""
+    form = request.form
+    return _action(
+        pilot_id,
+        domain.conclude,
+        current_user.id,
+        form.get("decision", ""),
+        form.get("learned", ""),
+        form.get("next_steps", ""),
+    )
+
+
+@bp.route("/<int:pilot_id>/approve", methods=["POST"])
+@allow("leader")
+def approve(pilot_id: int):
+    """Approve exactly the version the leader read."""
+    return _action(pilot_id, domain.approve, current_user.id, request.form.get("version", type=int))
+
+
+@bp.route("/<int:pilot_id>/return", methods=["POST"])
+@allow("leader")
+def return_to_team(pilot_id: int):
+    """Send the waiting version back to the team with comments."""
+    return _action(
+        pilot_id,
+        domain.return_to_team,
+        current_user.id,
+        request.form.get("comment", ""),
+        request.form.get("version", type=int),
+    )
+
+
+@bp.route("/<int:pilot_id>/object", methods=["POST"])
+@allow("leader")
+def object_to(pilot_id: int):
+    """Stop the trust-by-default countdown with a written objection."""
+    return _action(pilot_id, domain.object_to, current_user.id, request.form.get("objection", ""))
+
+
+@bp.route("/<int:pilot_id>/cycles", methods=["POST"])
+@allow("frontline")
+def add_cycle(pilot_id: int):
+    """Record a new PDSA cycle."""
+    return _action(pilot_id, domain.add_cycle, request.form.to_dict(), current_user.id)
+
+
+@bp.route("/<int:pilot_id>/cycles/<int:cycle_id>", methods=["POST"])
+@allow("frontline")
+def update_cycle(pilot_id: int, cycle_id: int):
+    """Fill in a PDSA cycle: done, studied, act."""
+    return _action(pilot_id, domain.update_cycle, cycle_id, request.form.to_dict(), current_user.id)
+
+
+# ---- the charter form ------------------------------------------------------------
+
+
+def _metric_choices(form) -> list[dict]:
+    rows = []
+    indices = sorted({int(k.split("-")[1]) for k in form if k.startswith("metric_id-")})
+    for index in indices:
+        rows.append(
+            {
+                "metric_id": form.get(f"metric_id-{index}"),
+                "role": form.get(f"role-{index}"),
+                "minimal_important_difference": form.get(f"mid-{index}"),
+            }
+        )
+    return rows
+
+
+def _charter_fields(form) -> dict:
+    fields = form.to_dict()
+    fields["risk_flags"] = form.getlist("risk_flags")
+    return fields
+
+
+def _edit_page(pilot, fields, choices, errors, status=200):
+    db = get_db()
+    rows = [c for c in choices if c.get("metric_id")]
+    rows += [{"metric_id": "", "role": "secondary" if rows else "primary"}] * EMPTY_METRIC_ROWS
+    return page(
+        "pilots/edit.html",
+        status=status,
+        pilot=pilot,
+        form=fields,
+        metric_rows=rows,
+        advice=_advice(fields.get("design"), choices, {}),
+        metrics=catalogue.all_active(db),
+        errors=errors,
+        designs=domain.DESIGNS,
+        risk_flags=domain.RISK_FLAGS,
+        cadences=domain.CADENCES,
+        amendment=pilot["status"] in domain.FROZEN,
+        envelope=domain.trust_envelope(db, pilot["team_id"]),
+    )
+
+
+@bp.route("/<int:pilot_id>/edit")
+@allow("frontline")
+def edit(pilot_id: int):
+    """The charter form: a draft is saved directly; an approved plan gets an amendment."""
+    pilot = _or_404(domain.editable_pilot, pilot_id, current_user.id)
+    if pilot["status"] not in ("draft", *domain.FROZEN):
+        flash(_("This pilot can no longer be changed."), "error")
+        return see_other(url_for("pilots.detail", pilot_id=pilot_id))
+    choices = [
+        {
+            "metric_id": m["metric_id"],
+            "role": m["role"],
+            "minimal_important_difference": m["minimal_important_difference"],
+        }
+        for m in pilot["metrics"]
+        if m["dropped_in_version"] is None
+    ]
+    return _edit_page(pilot, pilot, choices, {})
+
+
+@bp.route("/<int:pilot_id>/edit", methods=["POST"])
+@allow("frontline")
+def update(pilot_id: int):
+    """Save the draft, or propose the amendment, then show the pilot."""
+    db = get_db()
+    pilot = _or_404(domain.editable_pilot, pilot_id, current_user.id)
+    fields, choices = _charter_fields(request.form), _metric_choices(request.form)
+    try:
+        if pilot["status"] in domain.FROZEN:
+            domain.propose_amendment(
+                db, pilot_id, fields, choices, fields.get("reason", ""), current_user.id
+            )
+            flash(_("The amendment is sent to the leaders for approval."), "success")
+        else:
+            domain.update_draft(db, pilot_id, fields, choices, current_user.id)
+            flash(_("Saved."), "success")
+    except DomainError as error:
+        return _edit_page(pilot, fields, choices, translated(error), status=422)
+    return see_other(url_for("pilots.detail", pilot_id=pilot_id))
+
+
+def _advice(design, choices, numbers) -> dict:
+    """Planning advice for the first primary metric among the form's choices."""
+    primaries = [c for c in choices if c.get("metric_id") and c.get("role") == "primary"]
+    metric = None
+    if primaries:
+        try:
+            metric = catalogue.get_metric(get_db(), int(primaries[0]["metric_id"]))
+        except (NotFound, ValueError):
+            metric = None
+    return planning_advice(
+        design=design,
+        metric_type=metric["type"] if metric else None,
+        direction=metric["direction"] if metric else "up",
+        minimal_important_difference=(
+            primaries[0]["minimal_important_difference"] if primaries else None
+        ),
+        planned_n=numbers.get("planned_n"),
+        typical_value=numbers.get("typical_value"),
+        typical_spread=numbers.get("typical_spread"),
+        baseline_periods=numbers.get("baseline_periods"),
+    )
+
+
+@bp.route("/planning")
+@allow(SIGNED_IN)
+def planning():
+    """Live planning help for the charter form: what this size can detect."""
+    advice = _advice(request.args.get("design"), _metric_choices(request.args), request.args)
+    return page("pilots/planning.html", "advice", advice=advice)
+
+
+# ---- for leaders -------------------------------------------------------------------
+
+
+@bp.route("/queue")
+@allow("leader")
+def queue():
+    """Plans waiting for this leader, with the trust-by-default countdown."""
+    db = get_db()
+    led = [u for u in org.unit_tree(db) if u["id"] in current_user.unit_ids("leader")]
+    return page(
+        "pilots/queue.html", waiting=domain.leader_queue(db, current_user.id, _now()), units=led
+    )
+
+
+@bp.route("/trust/<int:unit_id>")
+@allow("leader")
+def trust(unit_id: int):
+    """A unit's trust envelope: inside it, pilots are approved unless a leader objects."""
+    db = get_db()
+    if not domain.leads(db, current_user.id, unit_id):
+        abort(404)
+    unit = _or_404(org.get_unit, unit_id)
+    return page(
+        "pilots/trust.html",
+        unit=unit,
+        envelope=_envelope_form(unit),
+        errors={},
+        risk_flags=domain.RISK_FLAGS,
+    )
+
+
+def _envelope_form(unit: dict) -> dict:
+    import json
+
+    form = {name: unit[name] for name in domain.TRUST_FIELDS}
+    form["trust_excluded_risks"] = json.loads(unit["trust_excluded_risks"] or "[]")
+    return form
+
+
+@bp.route("/trust/<int:unit_id>", methods=["POST"])
+@allow("leader")
+def update_trust(unit_id: int):
+    """Save the unit's trust envelope."""
+    db = get_db()
+    unit = _or_404(org.get_unit, unit_id)
+    fields = request.form.to_dict()
+    fields["trust_excluded_risks"] = request.form.getlist("trust_excluded_risks")
+    try:
+        domain.set_trust_envelope(db, unit_id, fields, current_user.id)
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        return page(
+            "pilots/trust.html",
+            status=422,
+            unit=unit,
+            envelope=fields,
+            errors=translated(error),
+            risk_flags=domain.RISK_FLAGS,
+        )
+    flash(_("The trust envelope is saved."), "success")
+    return see_other(url_for("pilots.queue"))

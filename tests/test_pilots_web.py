@@ -1,0 +1,195 @@
+"""The pilot pages through the test client: a draft to a decision, with the refusals."""
+
+import re
+
+import pytest
+from sessions import DEMO_EMAIL, Auth
+
+from pilots.domain import organisation as org
+
+EN = {"Accept-Language": "en"}
+
+
+@pytest.fixture
+def kari(app):
+    auth = Auth(app.test_client())
+    auth.login(DEMO_EMAIL["frontline"])
+    return auth
+
+
+@pytest.fixture
+def ingrid(app):
+    auth = Auth(app.test_client())
+    auth.login(DEMO_EMAIL["leader"])
+    return auth
+
+
+def _new_metric(auth, slug="housed", kind="proportion"):
+    response = auth.post(
+        "/metrics",
+        {
+            "slug": slug,
+            "name": f"Metric {slug}",
+            "type": kind,
+            "direction": "up",
+            "period": "month",
+        },
+    )
+    assert response.status_code == 303, response.text
+
+
+def _metric_id(db, slug):
+    return next(db.query("SELECT id FROM metric WHERE slug = ?", [slug]))["id"]
+
+
+def _draft(kari, db, title="Bosted først"):
+    team = org.unit_by_slug(db, "bosted-forst")["id"]
+    response = kari.post("/pilots", {"title": title, "team": team})
+    assert response.status_code == 303
+    return int(re.search(r"/pilots/(\d+)/edit", response.headers["Location"]).group(1))
+
+
+PLAN = {
+    "title": "Bosted først",
+    "hypothesis": "A home first",
+    "start_date": "2026-03-01",
+    "end_date": "2026-08-31",
+    "design": "two_group",
+    "comparison": "The ordinary queue",
+    "citizens_involved": "20",
+    "cadence": "monthly",
+    "role-0": "primary",
+    "mid-0": "0,15",
+}
+
+
+def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    form = {**PLAN, "metric_id-0": _metric_id(db, "housed")}
+    assert kari.post(f"/pilots/{pilot_id}/edit", form).status_code == 303
+    assert kari.post(f"/pilots/{pilot_id}/submit").status_code == 303
+    page = ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert "Approve version 1" in page
+    assert ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "1"}).status_code == 303
+    assert kari.post(f"/pilots/{pilot_id}/status", {"action": "start"}).status_code == 303
+    amended = {**form, "end_date": "2026-09-30", "reason": "One month more"}
+    assert kari.post(f"/pilots/{pilot_id}/edit", amended).status_code == 303
+    page = ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert "Decide on the amendment (version 2)" in page and "One month more" in page
+    ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "2"})
+    concluded = kari.post(
+        f"/pilots/{pilot_id}/conclude",
+        {"decision": "adopt", "learned": "Homes first works", "next_steps": "Scale up"},
+    )
+    assert concluded.status_code == 303
+    page = kari.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert "Concluded" in page and "Homes first works" in page
+    statuses = [
+        e["action"]
+        for e in db.query(
+            "SELECT action FROM audit_event WHERE object_type = 'pilot' AND object_id = ? "
+            "ORDER BY id",
+            [str(pilot_id)],
+        )
+    ]
+    assert statuses == [
+        "pilot.create",
+        "pilot.edit",
+        "pilot.submit",
+        "pilot.approve",
+        "pilot.start",
+        "pilot.amend",
+        "pilot.amendment_approve",
+        "pilot.conclude",
+    ]
+
+
+def test_a_bad_plan_comes_back_with_the_field_named(db, kari):
+    pilot_id = _draft(kari, db)
+    response = kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "end_date": "2026-01-01"}, headers=EN)
+    assert response.status_code == 422
+    assert 'id="end_date-error"' in response.text and "must come after" in response.text
+    assert next(db.query("SELECT end_date FROM pilot WHERE id = ?", [pilot_id]))["end_date"] is None
+
+
+def test_other_teams_get_404_for_a_draft_and_cannot_edit(app, db, kari):
+    pilot_id = _draft(kari, db, "Hemmelig utkast")
+    ola = Auth(app.test_client())
+    ola.login("ola@fjordvik.example")
+    assert ola.client.get(f"/pilots/{pilot_id}").status_code == 404
+    assert ola.client.get(f"/pilots/{pilot_id}/edit").status_code == 404
+    assert ola.post(f"/pilots/{pilot_id}/edit", PLAN).status_code == 404
+    assert ola.post(f"/pilots/{pilot_id}/submit").status_code == 404
+    assert "Hemmelig utkast" not in ola.client.get("/pilots").text
+    assert "Hemmelig utkast" in kari.client.get("/pilots").text
+
+
+def test_self_approval_is_refused_on_the_page(app, db, kari):
+    _new_metric(kari)
+    org.add_role(
+        db,
+        org.user_by_email(db, DEMO_EMAIL["frontline"])["id"],
+        "leader",
+        "sosialtjenesten",
+        actor_id=None,
+    )
+    pilot_id = _draft(kari, db)
+    kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "metric_id-0": _metric_id(db, "housed")})
+    kari.post(f"/pilots/{pilot_id}/submit")
+    kari.login(DEMO_EMAIL["frontline"])  # roles are read at sign-in
+    page = kari.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert "another leader must decide" in page
+    response = kari.post(f"/pilots/{pilot_id}/approve", {"version": "1"}, headers=EN)
+    assert response.status_code == 303
+    assert next(db.query("SELECT status FROM pilot WHERE id = ?", [pilot_id]))["status"] == (
+        "submitted"
+    )
+
+
+def test_planning_help_answers_in_plain_words(kari, db):
+    _new_metric(kari)
+    metric = _metric_id(db, "housed")
+    response = kari.client.get(
+        "/pilots/planning",
+        query_string={
+            "design": "two_group",
+            "metric_id-0": metric,
+            "role-0": "primary",
+            "mid-0": "0,15",
+            "planned_n": "40",
+            "typical_value": "0,4",
+        },
+        headers={**EN, "HX-Request": "true"},
+    )
+    assert "<html" not in response.text
+    assert "With 40 in each group" in response.text
+    assert "you need about 173 in each group" in response.text
+
+
+def test_pilot_list_filters_and_searches(kari, db):
+    _draft(kari, db, "Kveldsåpent kontor")
+    _draft(kari, db, "Digital timebok")
+    response = kari.client.get("/pilots?q=kveld", headers={**EN, "HX-Request": "true"})
+    assert "Kveldsåpent kontor" in response.text and "Digital timebok" not in response.text
+    assert "<html" not in response.text
+    response = kari.client.get("/pilots?status=paused", headers=EN)
+    assert "No pilot matches these filters." in response.text
+
+
+def test_leader_queue_and_trust_envelope(app, db, kari, ingrid):
+    unit = org.unit_by_slug(db, "sosialtjenesten")["id"]
+    response = ingrid.post(
+        f"/pilots/trust/{unit}",
+        {"trust_auto_days": "7", "trust_max_days": "365", "trust_max_citizens": "50"},
+    )
+    assert response.status_code == 303
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "metric_id-0": _metric_id(db, "housed")})
+    kari.post(f"/pilots/{pilot_id}/submit")
+    queue = ingrid.client.get("/pilots/queue", headers=EN).text
+    assert "Bosted først" in queue and "7 days" in queue
+    per = Auth(app.test_client())
+    per.login("per@fjordvik.example")
+    assert per.client.get(f"/pilots/trust/{unit}").status_code == 404
