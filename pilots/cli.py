@@ -6,6 +6,7 @@ Each command is documented in docs/cli.md (a test checks that every command is).
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
 from flask import current_app
@@ -13,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from pilots import demo, migrations
 from pilots.db import connect
-from pilots.domain import DomainError, accounts, audit
+from pilots.domain import DomainError, accounts, audit, pilots, tokens
 from pilots.domain import organisation as org
 
 
@@ -118,6 +119,30 @@ def create_admin_command(email, name):
     _create_person(email, name, ["admin"])
 
 
+@click.command("create-token")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", default="CLI", show_default=True, help="A name to recognise the token by.")
+def create_token_command(email, name):
+    """Print a new personal API token for EMAIL (shown once; stored hashed)."""
+    db = _db()
+    user = org.user_by_email(db, email)
+    if user is None or not user["active"]:
+        raise click.ClickException(f"No active user with e-mail {email}.")
+    token, _row = tokens.create_token(db, user["id"], name)
+    click.echo(token)
+
+
+@click.command("approve-due")
+@with_appcontext
+def approve_due_command():
+    """Approve submitted pilots whose trust-by-default countdown has run out."""
+    approved = pilots.approve_due(_db(), datetime.now(UTC))
+    click.echo(
+        f"Approved {len(approved)} pilot(s) by trust" + (f": {approved}" if approved else "")
+    )
+
+
 audit_group = AppGroup("audit", help="The audit trail.")
 
 
@@ -138,6 +163,8 @@ COMMANDS = (
     create_unit_command,
     create_user_command,
     create_admin_command,
+    create_token_command,
+    approve_due_command,
     audit_group,
 )
 

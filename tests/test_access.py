@@ -6,6 +6,9 @@ import pytest
 from sessions import DEMO_EMAIL, csrf_token, signed_in_client
 
 from pilots import create_app
+from pilots.db import connect
+from pilots.domain import organisation as org
+from pilots.domain import tokens
 from pilots.web.access import ANYONE, SIGNED_IN
 
 ROLE_HOLDERS = DEMO_EMAIL
@@ -64,20 +67,34 @@ def _outsider(access_rule):
     return None
 
 
+def _request_as(app, email, rule, method):
+    """Call the endpoint as this person: a signed-in browser, or a bearer token for the API."""
+    if rule.rule.startswith("/api/"):
+        db = connect(app.config["DATABASE"])
+        token, _row = tokens.create_token(db, org.user_by_email(db, email)["id"], "matrix")
+        headers = {"Authorization": f"Bearer {token}"}
+        return app.test_client().open(_url(rule), method=method, headers=headers, json={})
+    client, csrf = signed_in_client(app, email)
+    return client.open(_url(rule), method=method, data={"csrf_token": csrf})
+
+
 @pytest.mark.parametrize(("rule", "method", "access_rule"), ROLE_BOUND, ids=_ids(ROLE_BOUND))
 def test_wrong_role_requests_are_forbidden(app, rule, method, access_rule):
-    client, token = signed_in_client(app, _outsider(access_rule))
-    response = client.open(_url(rule), method=method, data={"csrf_token": token})
+    response = _request_as(app, _outsider(access_rule), rule, method)
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize(("rule", "method", "access_rule"), PROTECTED, ids=_ids(PROTECTED))
 def test_the_right_role_gets_past_the_rule(app, rule, method, access_rule):
     role = "frontline" if SIGNED_IN in access_rule else access_rule[0]
-    client, token = signed_in_client(app, ROLE_HOLDERS[role])
-    response = client.open(_url(rule), method=method, data={"csrf_token": token})
+    response = _request_as(app, ROLE_HOLDERS[role], rule, method)
     assert response.status_code not in (401, 403)
     assert response.status_code < 500
+
+
+def test_the_api_ignores_session_cookies(auth, client):
+    auth.login()
+    assert client.get("/api/v1/pilots").status_code == 401
 
 
 def test_state_changes_need_a_csrf_token(auth, client):

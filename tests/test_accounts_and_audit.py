@@ -26,7 +26,7 @@ def test_logout_revokes_only_that_session(db):
     user = org.user_by_email(db, "kari@fjordvik.example")
     first, second = accounts.start_session(db, user["id"]), accounts.start_session(db, user["id"])
     assert first != second
-    accounts.end_session(db, first)
+    accounts.end_session(db, first, user["id"])
     assert accounts.session_user(db, first) is None
     assert accounts.session_user(db, second)["id"] == user["id"]
 

@@ -317,3 +317,55 @@ def test_overdue_list_and_filters(app, db):
     fragment = client.get("/ideas?show=waiting&q=bolig", headers={"HX-Request": "true"})
     assert "<html" not in fragment.text and f'/ideas/{idea["id"]}"' in fragment.text
     assert f'/ideas/{idea["id"]}"' not in client.get("/ideas?status=declined").text
+
+
+# ---- API ---------------------------------------------------------------------
+
+
+def bearer(db, email):
+    from pilots.domain import tokens
+
+    token, _row = tokens.create_token(db, user(db, email), "test")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_api_drafts_are_404_to_others_and_proposing_shows_them(client, db):
+    kari, ola = bearer(db, DEMO_EMAIL["frontline"]), bearer(db, OLA)
+    body = {
+        "title": "Bolig først",
+        "need": "Et sted å bo",
+        "proposal": "Leilighet først",
+        "unit_id": unit(db, "bosted-forst"),
+        "stories": [a_story(db)["id"]],
+        "tags": ["bolig"],
+    }
+    draft = client.post("/api/v1/ideas", json=body, headers=kari)
+    assert draft.status_code == 201 and draft.get_json()["status"] == "draft"
+    draft_id = draft.get_json()["id"]
+    assert client.get(f"/api/v1/ideas/{draft_id}", headers=ola).status_code == 404
+    assert draft_id not in [i["id"] for i in client.get("/api/v1/ideas", headers=ola).json["ideas"]]
+    assert client.get(f"/api/v1/ideas/{draft_id}", headers=kari).json["stories"]
+    proposed = client.post("/api/v1/ideas", json={**body, "propose": True}, headers=kari)
+    assert proposed.json["status"] == "proposed" and proposed.json["answer_due"]
+    assert client.get(f"/api/v1/ideas/{proposed.json['id']}", headers=ola).status_code == 200
+
+
+def test_api_refuses_personal_data_in_ideas_and_stores_nothing(client, db):
+    kari = bearer(db, DEMO_EMAIL["frontline"])
+    before = snapshot(db)
+    response = client.post(
+        "/api/v1/ideas",
+        json={
+            "title": "Ring 22 12 34 56",
+            "need": "x",
+            "proposal": "Bo i Storgata 7",
+            "unit_id": unit(db, "bosted-forst"),
+        },
+        headers=kari,
+    )
+    assert response.status_code == 422
+    assert {(e["field"], e["kind"]) for e in response.json["errors"]} == {
+        ("title", "phone"),
+        ("proposal", "address"),
+    }
+    assert snapshot(db) == before

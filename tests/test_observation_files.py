@@ -343,7 +343,10 @@ def test_a_key_twice_in_one_file_names_both_lines():
 
 def test_a_multiline_quoted_field_keeps_line_numbers_right():
     text = 'metric;period;unit;value\nwait;01.01.2026;"a\nb";1\nwait;31.02.2026;c;1\n'
-    assert codes(refused(text)) == [(2, "unit", "unit_characters"), (4, "period", "impossible_date")]
+    assert codes(refused(text)) == [
+        (2, "unit", "unit_characters"),
+        (4, "period", "impossible_date"),
+    ]
 
 
 def test_with_a_target_metric_the_metric_column_is_optional_and_other_metrics_are_errors():
@@ -366,9 +369,7 @@ def test_national_id_check_uses_the_check_digits():
 
 
 def test_row_cap_stops_reading_with_a_clear_error():
-    text = "metric;period;unit;value\n" + "".join(
-        f"daily;0{d}.01.2026;u;1\n" for d in range(1, 6)
-    )
+    text = "metric;period;unit;value\n" + "".join(f"daily;0{d}.01.2026;u;1\n" for d in range(1, 6))
     refusal = refused(text, max_rows=3)
     assert codes(refusal) == [(5, None, "too_many_rows")]
     assert "3" in refusal.errors[0].text

@@ -244,7 +244,10 @@ def test_the_database_finds_a_key_given_twice_in_rows_from_any_source(db):
     before = snapshot(db)
     with pytest.raises(obs.ImportRefused) as caught:
         obs.import_observations(db, 1, rows, source="entry", actor_id=1)
-    assert [(e.line, e.params) for e in caught.value.errors] == [(3, {"first": 1}), (4, {"first": 2})]
+    assert [(e.line, e.params) for e in caught.value.errors] == [
+        (3, {"first": 1}),
+        (4, {"first": 2}),
+    ]
     assert snapshot(db) == before
 
 

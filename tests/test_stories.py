@@ -215,7 +215,7 @@ def test_the_form_refuses_a_national_id_and_marks_it_escaped(app, client, auth, 
     assert "<mark>01019012480</mark>" in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
     assert 'aria-invalid="true"' in html and "account-marked" in html
-    assert "national identity number" in html
+    assert "fødselsnummer" in html  # the explanation, in either language
     assert counts(db) == before
 
 
@@ -290,3 +290,63 @@ def test_frontline_cannot_pick_the_story_of_the_week(app, db):
     response = client.post("/stories/1/week", data={"csrf_token": token})
     assert response.status_code == 403
     assert Auth  # the helper is shared with the other web tests
+
+
+# ---- API ---------------------------------------------------------------------
+
+
+def bearer(db, email):
+    from pilots.domain import tokens
+
+    token, _row = tokens.create_token(db, user(db, email), "test")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_story(db, **overrides):
+    values = story_values(db, **overrides)
+    values["tags"] = ["bolig", "venting"]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "kind"),
+    [
+        ("account", "fnr 15076500565", "national_id"),
+        ("account", "D-nummer 41019012393", "national_id"),
+        ("needed", "ring +47 912 34 567", "phone"),
+        ("services", "svensk 19121212-1212", "swedish_id"),
+        ("happened", "flyttet til Kirkeveien 5", "address"),
+        ("title", "skriv til x@y.no", "email"),
+    ],
+)
+def test_the_api_refuses_personal_data_naming_field_and_reason(client, db, field, text, kind):
+    headers = bearer(db, DEMO_EMAIL["frontline"])
+    before = counts(db)
+    response = client.post("/api/v1/stories", json=api_story(db, **{field: text}), headers=headers)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert [(e["field"], e["kind"]) for e in errors] == [(field, kind)]
+    assert text.split()[-1] in errors[0]["message"]
+    assert counts(db) == before
+
+
+def test_the_api_records_and_returns_a_story(client, db):
+    headers = bearer(db, DEMO_EMAIL["frontline"])
+    response = client.post(
+        "/api/v1/stories",
+        json=api_story(db, account="Saksnr. 12345678901; ventet på boligtilbud."),
+        headers=headers,
+    )
+    assert response.status_code == 201, response.get_json()
+    story = response.get_json()
+    assert story["tags"] == ["bolig", "venting"] and story["withdrawn"] is False
+    found = client.get("/api/v1/stories?q=bolig", headers=headers).get_json()
+    assert story["id"] in [s["id"] for s in found["stories"]]
+    one = client.get(f"/api/v1/stories/{story['id']}", headers=headers)
+    assert one.get_json()["account"].startswith("Saksnr.")
+    assert client.get("/api/v1/stories/999999", headers=headers).status_code == 404
+    assert client.get("/api/v1/stories").status_code == 401
+    analyst = bearer(db, DEMO_EMAIL["analyst"])
+    assert client.post("/api/v1/stories", json=api_story(db), headers=analyst).status_code == 403
+    bad = client.post("/api/v1/stories", json=api_story(db, source="rumour"), headers=headers)
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "source"

@@ -78,8 +78,12 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def start_session(db, user_id: int) -> str:
-    """A new session for the user; returns the token for the cookie."""
+def start_session(db, user_id: int, record: bool = True) -> str:
+    """A new session for the user (a sign-in, audited); returns the token for the cookie.
+
+    `record=False` is for the fresh session that replaces one after a password change,
+    which the password change's own event already covers.
+    """
     token = secrets.token_urlsafe(32)
     with db.atomic():
         user = get_user(db, user_id)
@@ -92,6 +96,10 @@ def start_session(db, user_id: int) -> str:
             }
         )
         db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", [utc_now(), user_id])
+        if record:
+            audit.record(
+                db, actor_id=user_id, action="user.sign_in", object_type="user", object_id=user_id
+            )
     return token
 
 
@@ -113,12 +121,15 @@ def session_user(db, token: str | None) -> dict | None:
     return user
 
 
-def end_session(db, token: str) -> None:
-    """Log out: revoke this session token."""
+def end_session(db, token: str, user_id: int) -> None:
+    """Sign out: revoke this session token."""
     with db.atomic():
         db.execute(
             "UPDATE user_session SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
             [utc_now(), _token_hash(token)],
+        )
+        audit.record(
+            db, actor_id=user_id, action="user.sign_out", object_type="user", object_id=user_id
         )
 
 

@@ -123,7 +123,7 @@ class FileRefused(DomainError):
         self.total = total
 
 
-class _Errors:
+class ErrorList:
     """Errors collected in line order; the first `limit` are kept, all are counted."""
 
     def __init__(self, limit: int):
@@ -152,7 +152,7 @@ class _KeysSeen:
 
     BATCH = 10_000
 
-    def __init__(self, errors: _Errors):
+    def __init__(self, errors: ErrorList):
         self.errors = errors
         self.conn = sqlite3.connect("")
         self.conn.execute("PRAGMA cache_size = -16000")  # 16 MB, then a temporary file
@@ -189,7 +189,7 @@ class _KeysSeen:
         self.conn.close()
 
 
-def duplicate(errors: _Errors, row: Observation, first_line: int | None):
+def duplicate(errors: ErrorList, row: Observation, first_line: int | None):
     errors.add(
         row.line,
         "period",
@@ -231,7 +231,7 @@ class ObservationFile:
             raise ValueError("decimal_mark must be ',', '.' or None")
         if target_metric is not None and target_metric not in metrics:
             raise ValueError(f"target metric {target_metric!r} is not among the metrics")
-        self._errors = _Errors(max_errors)
+        self._errors = ErrorList(max_errors)
         if target_metric is not None:  # a single-metric upload takes that metric only
             metrics = {target_metric: metrics[target_metric]}
         self._specs = _specs(metrics)
@@ -319,7 +319,7 @@ class ObservationFile:
         if "\n".encode(info.name) != b"\n" or ";,\t".encode(info.name) != b";,\t":
             errors.add(None, None, "unknown_encoding", "Unknown encoding %(name)s.", name=named)
             return
-        self.encoding = info.name
+        self.encoding = "utf-8" if info.name == "utf-8-sig" else info.name
         first = file.readline(MAX_LINE_BYTES)
         if first.startswith(_UTF16_BOMS):
             errors.add(
@@ -330,7 +330,7 @@ class ObservationFile:
             )
             return
         if first.startswith(_UTF8_BOM):
-            if info.name != "utf-8":
+            if self.encoding != "utf-8":
                 errors.add(
                     1,
                     None,
@@ -1215,7 +1215,7 @@ def _specs(metrics: Mapping[str, MetricSpec]) -> dict[str, tuple]:
     return specs
 
 
-def _kind(file, filename: str | None, errors: _Errors) -> str | None:
+def _kind(file, filename: str | None, errors: ErrorList) -> str | None:
     """'csv' or 'xlsx' from the file name, else from the first bytes."""
     suffix = (filename or "").lower().rpartition(".")[2] if "." in (filename or "") else ""
     head = b""

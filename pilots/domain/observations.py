@@ -33,11 +33,11 @@ from pilots.domain.observation_files import (
     DEFAULT_MAX_ERRORS,
     DEFAULT_MAX_ROWS,
     FORMULA_STARTS,
+    ErrorList,
     FileRefused,
     MetricSpec,
     Observation,
     RowError,
-    _Errors,
     duplicate,
     read_observations,
     read_records,
@@ -141,7 +141,7 @@ def import_observations(
         raise ValueError(f"source must be one of {SOURCES}")
     now = now or utc_now()
     metric_ids = {row["slug"]: row["id"] for row in _pilot_metrics(db, pilot_id)}
-    errors = _Errors(max_errors)
+    errors = ErrorList(max_errors)
     conn = db.conn
     with db.atomic():
         if next(db.query("SELECT 1 FROM pilot WHERE id = ?", [pilot_id]), None) is None:
@@ -307,14 +307,14 @@ def import_records(
     return import_observations(db, pilot_id, reader, source=source, actor_id=actor_id, now=now)
 
 
-def _repeated(repeated: list, errors: _Errors, row):
+def _repeated(repeated: list, errors: ErrorList, row):
     if len(repeated) < errors.limit:
         repeated.append(tuple(row))
     else:
         errors.total += 1
 
 
-def _unknown_metric(errors: _Errors, row, metric_ids: Mapping[str, int]):
+def _unknown_metric(errors: ErrorList, row, metric_ids: Mapping[str, int]):
     errors.add(
         row[6],
         "metric",
@@ -325,7 +325,7 @@ def _unknown_metric(errors: _Errors, row, metric_ids: Mapping[str, int]):
     )
 
 
-def _refusal(refused: list[FileRefused], errors: _Errors, limit: int) -> ImportRefused:
+def _refusal(refused: list[FileRefused], errors: ErrorList, limit: int) -> ImportRefused:
     """One refusal from the file's errors and the import's, in line order."""
     found = [*(refused[0].errors if refused else []), *errors.kept]
     found.sort(key=lambda error: error.line or 0)

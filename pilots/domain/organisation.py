@@ -230,16 +230,16 @@ def create_user(
             "created_at": utc_now(),
         }
         user_id = db["users"].insert(user).last_pk
+        for role, unit_slug in roles:
+            _insert_role(db, user_id, role, unit_slug)
         audit.record(
             db,
             actor_id=actor_id,
             action="user.create",
             object_type="user",
             object_id=user_id,
-            after={"email": email, "name": name},
+            after={"email": email, "name": name, "roles": [list(r) for r in roles]},
         )
-        for role, unit_slug in roles:
-            add_role(db, user_id, role, unit_slug, actor_id=actor_id)
     return get_user(db, user_id)
 
 
@@ -290,36 +290,9 @@ def set_active(db, user_id: int, active: bool, actor_id: int | None) -> dict:
 
 def add_role(db, user_id: int, role: str, unit_slug: str | None, actor_id: int | None) -> dict:
     """Give a person a role (at a unit, for frontline and leader)."""
-    if role not in ROLES:
-        raise DomainError("Unknown role %(role)s.", "role", role=role)
     with db.atomic():
         get_user(db, user_id)
-        unit = None
-        if role in UNIT_ROLES:
-            if not unit_slug:
-                raise DomainError("The role %(role)s needs a unit.", "unit", role=role)
-            try:
-                unit = unit_by_slug(db, unit_slug)
-            except NotFound:
-                raise DomainError("There is no unit %(slug)s.", "unit", slug=unit_slug) from None
-            if role == "frontline" and unit["kind"] != "team":
-                raise DomainError(
-                    "Frontline roles belong to a team; %(unit)s is not a team.",
-                    "unit",
-                    unit=unit["name"],
-                )
-        unit_id = unit["id"] if unit else None
-        exists = next(
-            db.query(
-                "SELECT id FROM role WHERE user_id = ? AND role = ? AND unit_id IS ?",
-                [user_id, role, unit_id],
-            ),
-            None,
-        )
-        if exists:
-            raise DomainError("The person already holds this role.", "role")
-        row = {"user_id": user_id, "role": role, "unit_id": unit_id}
-        row["id"] = db["role"].insert(row).last_pk
+        row = _insert_role(db, user_id, role, unit_slug)
         audit.record(
             db,
             actor_id=actor_id,
@@ -328,6 +301,38 @@ def add_role(db, user_id: int, role: str, unit_slug: str | None, actor_id: int |
             object_id=user_id,
             after={"role": role, "unit": unit_slug},
         )
+    return row
+
+
+def _insert_role(db, user_id: int, role: str, unit_slug: str | None) -> dict:
+    if role not in ROLES:
+        raise DomainError("Unknown role %(role)s.", "role", role=role)
+    unit = None
+    if role in UNIT_ROLES:
+        if not unit_slug:
+            raise DomainError("The role %(role)s needs a unit.", "unit", role=role)
+        try:
+            unit = unit_by_slug(db, unit_slug)
+        except NotFound:
+            raise DomainError("There is no unit %(slug)s.", "unit", slug=unit_slug) from None
+        if role == "frontline" and unit["kind"] != "team":
+            raise DomainError(
+                "Frontline roles belong to a team; %(unit)s is not a team.",
+                "unit",
+                unit=unit["name"],
+            )
+    unit_id = unit["id"] if unit else None
+    exists = next(
+        db.query(
+            "SELECT id FROM role WHERE user_id = ? AND role = ? AND unit_id IS ?",
+            [user_id, role, unit_id],
+        ),
+        None,
+    )
+    if exists:
+        raise DomainError("The person already holds this role.", "role")
+    row = {"user_id": user_id, "role": role, "unit_id": unit_id}
+    row["id"] = db["role"].insert(row).last_pk
     return row
 
 

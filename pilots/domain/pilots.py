@@ -235,8 +235,13 @@ def create_pilot(
     idea_text: str = "",
     need: str = "",
     now: str | None = None,
+    charter: dict | None = None,
+    choices: list[dict] | None = None,
 ) -> dict:
-    """Start a draft pilot for a team; the charter is filled in afterwards."""
+    """Start a draft pilot for a team, with its charter now or filled in afterwards."""
+    if charter is not None:
+        cleaned = clean_charter({**charter, "title": title})
+        metrics = clean_metric_choices(db, choices or [])
     title = (title or "").strip()
     if not title:
         raise DomainError("A pilot needs a title.", "title")
@@ -259,6 +264,12 @@ def create_pilot(
             "updated_at": now,
         }
         row["id"] = db["pilot"].insert(row).last_pk
+        if charter is not None:
+            db["pilot"].update(
+                row["id"], {**cleaned, "risk_flags": json.dumps(cleaned["risk_flags"])}
+            )
+            _replace_metrics(db, row["id"], metrics)
+            row = {**row, "plan": plan_of(get_pilot(db, row["id"]))}
         _event(db, actor_id, "pilot.create", row["id"], after=row, at=now)
     return get_pilot(db, row["id"])
 
@@ -507,10 +518,9 @@ def _add_version(db, pilot_id: int, plan: dict, actor_id: int, now: str, reason=
 
 
 def missing_for_submission(pilot: dict) -> list[tuple[str, str]]:
-    """What a plan still lacks before a leader can look at it: (field, message) pairs."""
+    """What a plan must have before a leader can look at it: (field, message) pairs."""
     missing = []
     for name, message in (
-        ("hypothesis", translatable("Write the hypothesis: what you expect to happen, and why.")),
         ("start_date", translatable("Give a start date.")),
         ("end_date", translatable("Give an end date: pilots are time-boxed.")),
         ("design", translatable("Choose a design.")),
@@ -518,29 +528,46 @@ def missing_for_submission(pilot: dict) -> list[tuple[str, str]]:
         if not pilot.get(name):
             missing.append((name, message))
     active = [m for m in pilot["metrics"] if m.get("dropped_in_version") is None]
-    primaries = [m for m in active if m["role"] == "primary"]
-    if not primaries:
+    if not any(m["role"] == "primary" for m in active):
         missing.append(("metrics", translatable("Choose at least one primary metric.")))
-    for metric in primaries:
-        if metric["minimal_important_difference"] in (None, ""):
-            missing.append(
-                (
-                    "metrics",
-                    translatable(
-                        "Give the smallest difference that matters for each primary metric."
-                    ),
-                )
+    return missing
+
+
+def advice_before_submission(pilot: dict) -> list[tuple[str, str]]:
+    """What a good plan has and this one lacks; leaders see it, but it does not block.
+
+    The automation contract lets a script submit a plan with only dates, a design and
+    a primary metric, so these are strong advice rather than rules.
+    """
+    advice = []
+    if not pilot.get("hypothesis"):
+        advice.append(
+            (
+                "hypothesis",
+                translatable("Write the hypothesis: what you expect to happen, and why."),
             )
-            break
+        )
+    primaries = [
+        m
+        for m in pilot["metrics"]
+        if m.get("dropped_in_version") is None and m["role"] == "primary"
+    ]
+    if any(m["minimal_important_difference"] in (None, "") for m in primaries):
+        advice.append(
+            (
+                "metrics",
+                translatable("Give the smallest difference that matters for each primary metric."),
+            )
+        )
     if pilot.get("design") in ("two_group", "did") and not pilot.get("comparison"):
-        missing.append(
+        advice.append(
             ("comparison", translatable("Describe the comparison group this design needs."))
         )
     if pilot.get("design") in ("spc", "pre_post", "did") and not pilot.get("baseline"):
-        missing.append(
+        advice.append(
             ("baseline", translatable("Describe the baseline: the periods before the start."))
         )
-    return missing
+    return advice
 
 
 def _require_complete(pilot: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, g, session
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from pilots.db import connect
 from pilots.domain import accounts
@@ -67,7 +68,17 @@ def _load_user(token: str):
     return CurrentUser(row, token) if row else None
 
 
+class RowId(IntegerConverter):
+    """`<int:...>` in every route, bounded to what SQLite can store (ids past it are 404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_web(app: Flask) -> None:
+    # Before any route is added: the routes' <int:...> then use the bounded converter.
+    app.url_map.converters["int"] = RowId
     app.teardown_appcontext(close_db)
 
     login_manager = LoginManager(app)
@@ -81,7 +92,18 @@ def init_web(app: Flask) -> None:
     i18n.init_app(app)
     errors.init_app(app)
 
-    from pilots.web import admin, auth, home, ideas, metrics, pilots, profile, stories
+    from pilots.web import (
+        admin,
+        api,
+        api_stories,  # noqa: F401 - adds its routes to api.bp
+        auth,
+        home,
+        ideas,
+        metrics,
+        pilots,
+        profile,
+        stories,
+    )
 
     for blueprint in (
         auth.bp,
@@ -92,6 +114,7 @@ def init_web(app: Flask) -> None:
         pilots.bp,
         stories.bp,
         ideas.bp,
+        api.bp,
     ):
         app.register_blueprint(blueprint)
 

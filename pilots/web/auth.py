@@ -50,7 +50,7 @@ def login():
 @allow(SIGNED_IN)
 def logout():
     """Sign out: this session's token stops working at once."""
-    accounts.end_session(get_db(), current_user.token)
+    accounts.end_session(get_db(), current_user.token, current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"), code=303)

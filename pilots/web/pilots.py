@@ -142,6 +142,7 @@ def detail(pilot_id: int):
         cycles=domain.cycles(db, pilot_id),
         timeline=domain.timeline(db, pilot_id),
         missing=domain.missing_for_submission(pilot) if pilot["status"] == "draft" else [],
+        advice=domain.advice_before_submission(pilot),
         overdue=domain.is_overdue(pilot, date.today()),
         own=current_user.id in {pilot["created_by"], *(v["proposed_by"] for v in history)},
         errors={},
