@@ -28,3 +28,13 @@ def console_errors(page):
 @pytest.fixture(scope="session")
 def axe():
     return Axe()
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    """Screenshots kept after the run (git-ignored), for a person to look at."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder

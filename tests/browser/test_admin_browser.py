@@ -13,7 +13,7 @@ def test_the_axe_check_finds_a_real_violation(page, axe):
     assert any(v.startswith("image-alt") for v in serious_violations(axe, page))
 
 
-def test_rename_a_unit_inline_and_cancel(page, live_server, console_errors, axe, tmp_path):
+def test_rename_a_unit_inline_and_cancel(page, live_server, console_errors, axe, artifacts):
     sign_in(page, live_server, DEMO_EMAIL["admin"], "en")
     page.get_by_role("link", name="Units", exact=True).click()
     row = page.locator("tr", has_text="Bosted først-teamet")
@@ -29,7 +29,7 @@ def test_rename_a_unit_inline_and_cancel(page, live_server, console_errors, axe,
     page.get_by_role("cell", name="Housing First-teamet", exact=True).wait_for()
     assert page.locator("form.inline-edit").count() == 0
     assert serious_violations(axe, page) == []
-    page.screenshot(path=str(tmp_path / "units.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "admin-units.png"), full_page=True)
     page.reload()
     assert page.get_by_role("cell", name="Housing First-teamet", exact=True).count() == 1
     assert console_errors == []

@@ -1,0 +1,83 @@
+"""A pilot walks from draft to approved by a second person, through an amendment, to a
+decision, in a real browser: the team in Norwegian, the leader in English."""
+
+import pytest
+from browser_support import serious_violations, sign_in
+
+from sessions import DEMO_EMAIL
+
+pytestmark = pytest.mark.browser
+
+
+def _check(page, axe, console_errors):
+    assert serious_violations(axe, page) == []
+    assert console_errors == []
+
+
+def test_draft_to_decision(browser, live_server, axe, artifacts):
+    team = browser.new_context()
+    kari = team.new_page()
+    kari_errors = []
+    kari.on("console", lambda m: kari_errors.append(m.text) if m.type == "error" else None)
+    sign_in(kari, live_server, DEMO_EMAIL["frontline"], "nb")
+
+    kari.get_by_role("navigation").get_by_role("link", name="Piloter", exact=True).click()
+    kari.get_by_role("link", name="Start en pilot").click()
+    kari.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
+    kari.get_by_role("button", name="Lag utkastet").click()
+    kari.wait_for_url("**/edit")
+    _check(kari, axe, kari_errors)
+    kari.fill("#hypothesis", "Kveldsåpent gir færre utkastelser.")
+    kari.fill("#start_date", "2027-01-04")
+    kari.fill("#end_date", "2027-06-30")
+    kari.fill("#citizens_involved", "12")
+    kari.locator("input[name=design][value=two_group]").check()
+    kari.fill("#comparison", "Dagåpent kontor")
+    kari.select_option("#metric_id-0", label="Bor fortsatt i egen bolig etter seks måneder")
+    kari.select_option("#role-0", "primary")
+    kari.fill("#mid-0", "0,15")
+    kari.fill("#typical_value", "0,4")
+    kari.fill("#planned_n", "40")
+    # The planning help answers live, in Norwegian, as the numbers are typed.
+    kari.locator("#planning-advice", has_text="Med 40 i hver gruppe").wait_for()
+    kari.get_by_role("button", name="Lagre planen").click()
+    kari.get_by_role("button", name="Send til godkjenning").click()
+    kari.get_by_text("Venter på at en leder i enheten godkjenner versjon 1.").wait_for()
+    _check(kari, axe, kari_errors)
+    pilot_url = kari.url
+
+    leader = browser.new_context().new_page()
+    leader_errors = []
+    leader.on("console", lambda m: leader_errors.append(m.text) if m.type == "error" else None)
+    sign_in(leader, live_server, DEMO_EMAIL["leader"], "en")
+    leader.get_by_role("link", name="Waiting for you", exact=True).click()
+    leader.get_by_role("link", name="Kveldsåpen bolighjelp").click()
+    _check(leader, axe, leader_errors)
+    leader.get_by_role("button", name="Approve version 1").click()
+    leader.get_by_text("Version 1: Approved").wait_for()
+
+    kari.goto(pilot_url)
+    kari.get_by_role("button", name="Start piloten").click()
+    kari.get_by_role("link", name="Foreslå en endring").click()
+    kari.get_by_label("Hvorfor må planen endres?").fill("Vi trenger én måned til.")
+    kari.fill("#end_date", "2027-07-31")
+    kari.get_by_role("button", name="Send endringssøknaden til godkjenning").click()
+    kari.get_by_text("Endringssøknaden er sendt til lederne for godkjenning.").wait_for()
+
+    leader.goto(pilot_url)
+    leader.get_by_text("Decide on the amendment (version 2)").wait_for()
+    assert leader.get_by_role("row", name="End date").inner_text().count("2027") == 2
+    leader.screenshot(path=str(artifacts / "pilot-amendment.png"), full_page=True)
+    leader.get_by_role("button", name="Approve version 2").click()
+    leader.get_by_text("Version 2: Approved").wait_for()
+    _check(leader, axe, leader_errors)
+
+    kari.goto(pilot_url)
+    kari.get_by_text("Avslutt piloten").click()
+    kari.get_by_label("Videreføre", exact=False).check()
+    kari.get_by_label("Hva vi lærte").fill("Kveldsåpent hjalp dem som jobber dagtid.")
+    kari.get_by_role("button", name="Avslutt", exact=True).click()
+    kari.get_by_text("Beslutning:").wait_for()
+    assert "Videreføre" in kari.locator(".next-step").inner_text()
+    _check(kari, axe, kari_errors)
+    kari.screenshot(path=str(artifacts / "pilot-concluded.png"), full_page=True)
