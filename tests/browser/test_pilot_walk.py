@@ -3,7 +3,6 @@ decision, in a real browser: the team in Norwegian, the leader in English."""
 
 import pytest
 from browser_support import serious_violations, sign_in
-
 from sessions import DEMO_EMAIL
 
 pytestmark = pytest.mark.browser
