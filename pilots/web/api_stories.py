@@ -15,7 +15,7 @@ from pilots.domain import personal_data
 from pilots.domain import stories as story_domain
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN
-from pilots.web.api import api_allow, bp, json_body, problem
+from pilots.web.api import api_allow, arg_int, bp, json_body, page_args, problem
 
 AUTHORS = ("frontline", "leader")
 STORY_KEYS = (*story_domain.LIMITS, "source", "consent_how", "consent_on", "unit_id")
@@ -24,11 +24,6 @@ IDEA_KEYS = (*idea_domain.LIMITS, "unit_id")
 
 def _refused(error: personal_data.PersonalDataError):
     return problem(422, str(error), error.reasons())
-
-
-def _paging() -> tuple[int, int]:
-    limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
-    return limit, max(request.args.get("offset", 0, type=int), 0)
 
 
 def _text(body: dict, key: str) -> str:
@@ -82,11 +77,11 @@ def idea_json(idea: dict) -> dict:
 @api_allow(SIGNED_IN)
 def list_stories():
     """Stories, newest first; ?q= (word starts), ?unit=, ?tag=, ?limit=, ?offset=."""
-    limit, offset = _paging()
+    limit, offset = page_args()
     rows, total = story_domain.search_stories(
         get_db(),
         request.args.get("q", ""),
-        unit_id=request.args.get("unit", type=int),
+        unit_id=arg_int("unit"),
         tag=request.args.get("tag") or None,
         limit=limit,
         offset=offset,
@@ -127,13 +122,13 @@ def create_story():
 @api_allow(SIGNED_IN)
 def list_ideas():
     """Ideas the token's person may see; ?q=, ?status=, ?unit=, ?tag=, ?overdue=1."""
-    limit, offset = _paging()
+    limit, offset = page_args()
     rows, total = idea_domain.search_ideas(
         get_db(),
         g.api_user.id,
         request.args.get("q", ""),
         status=request.args.get("status") or None,
-        unit_id=request.args.get("unit", type=int),
+        unit_id=arg_int("unit"),
         tag=request.args.get("tag") or None,
         overdue=request.args.get("overdue") == "1",
         limit=limit,

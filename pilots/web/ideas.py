@@ -18,20 +18,13 @@ from pilots.domain import organisation as org
 from pilots.domain import stories as story_domain
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow, is_htmx
-from pilots.web.pages import page, page_number, see_other
+from pilots.web.pages import id_arg, page, page_number, see_other
 from pilots.web.stories import go_to, guard_errors, names_to_confirm
 
 bp = Blueprint("ideas", __name__, url_prefix="/ideas")
 PAGE_SIZE = 20
 AUTHORS = ("frontline", "leader")
 IDEA_FIELDS = (*domain.LIMITS, "tags", "unit_id")
-
-
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args.get(name) or 0) or None
-    except ValueError:
-        return None
 
 
 def _idea_or_404(idea_id: int) -> dict:
@@ -52,7 +45,7 @@ def index():
     q = request.args.get("q", "")
     status = request.args.get("status") or None
     show = request.args.get("show") or ""
-    unit_id, tag = _int_arg("unit"), request.args.get("tag") or None
+    unit_id, tag = id_arg("unit"), request.args.get("tag") or None
     number = page_number()
     more = is_htmx() and request.args.get("more") == "1"
     offset, limit = ((number - 1) * PAGE_SIZE, PAGE_SIZE) if more else (0, number * PAGE_SIZE)
@@ -124,7 +117,7 @@ def new():
     choices = story_domain.unit_choices(get_db(), current_user.id)
     form = {
         "unit_id": str(choices[0]["id"]) if choices else "",
-        "stories": [str(_int_arg("story"))] if _int_arg("story") else [],
+        "stories": [str(id_arg("story"))] if id_arg("story") else [],
     }
     return _form_page(form)
 

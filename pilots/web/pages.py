@@ -56,6 +56,15 @@ def page_number() -> int:
         return 1
 
 
+def id_arg(name: str) -> int | None:
+    """An id from the query string (?unit=3), or None when absent or not a stored id."""
+    try:
+        value = int(request.args.get(name) or 0)
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 def safe_next(target: str | None, fallback: str) -> str:
     """Only a path on this site may be a redirect target (no open redirects)."""
     if not target:
@@ -72,8 +81,13 @@ def translated(error) -> dict:
 
 
 def see_other(url: str):
-    """A 303 to `url`; htmx follows it as a full-page redirect too."""
-    response = redirect(url, code=303)
+    """After a change, go to `url`: a 303 for a plain form, HX-Redirect for htmx.
+
+    htmx must get a 200 carrying HX-Redirect: the browser would follow a 303 itself,
+    and htmx would then swap the whole next page into the form.
+    """
     if is_htmx():
+        response = make_response("", 200)
         response.headers["HX-Redirect"] = url
-    return response
+        return response
+    return redirect(url, code=303)

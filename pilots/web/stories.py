@@ -18,7 +18,7 @@ from pilots.domain import organisation as org
 from pilots.domain import stories as domain
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow, is_htmx
-from pilots.web.pages import page, page_number, see_other, translated
+from pilots.web.pages import id_arg, page, page_number, see_other, translated
 
 bp = Blueprint("stories", __name__, url_prefix="/stories")
 PAGE_SIZE = 20
@@ -125,13 +125,6 @@ def ideas_waiting():
     return idea_domain.waiting_for(get_db(), current_user.id)
 
 
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args.get(name) or 0) or None
-    except ValueError:
-        return None
-
-
 def _story_or_404(story_id: int) -> dict:
     try:
         return domain.get_story(get_db(), story_id)
@@ -148,7 +141,7 @@ def index():
     """Stories, searched as one types and filtered by unit and need, newest first."""
     db = get_db()
     q = request.args.get("q", "")
-    unit_id, tag = _int_arg("unit"), request.args.get("tag") or None
+    unit_id, tag = id_arg("unit"), request.args.get("tag") or None
     number = page_number()
     more = is_htmx() and request.args.get("more") == "1"
     # Without JavaScript, page N shows everything up to N; "load more" asks for one page.
