@@ -547,3 +547,45 @@ def _write_xlsx(file, title: str, header, rows: Iterable[Iterable]) -> None:
             cells.append(cell)
         sheet.append(cells)
     workbook.save(file)
+
+
+# -- for the data page -------------------------------------------------------------------
+
+
+def count_observations(db, pilot_id: int, metric_id: int) -> int:
+    """How many observations the pilot holds for one metric."""
+    return next(
+        db.query(
+            "SELECT count(*) AS n FROM observation WHERE pilot_id = ? AND metric_id = ?",
+            [pilot_id, metric_id],
+        )
+    )["n"]
+
+
+def observation_page(db, pilot_id: int, metric_id: int, *, limit: int, offset: int) -> list:
+    """One page of a metric's observations, newest period first, with the upload's source."""
+    return list(
+        db.query(
+            """SELECT o.period, o.arm, o.unit, o.value, o.n, o.source_line, o.updated_at,
+                      up.source, up.filename, u.name AS user_name
+               FROM observation o LEFT JOIN upload up ON up.id = o.upload_id
+               LEFT JOIN users u ON u.id = up.user_id
+               WHERE o.pilot_id = ? AND o.metric_id = ?
+               ORDER BY o.period DESC, o.arm DESC, o.unit LIMIT ? OFFSET ?""",
+            [pilot_id, metric_id, limit, offset],
+        )
+    )
+
+
+def period_values(db, pilot_id: int, metric_id: int, first: str, last: str) -> dict:
+    """Rows without a unit (one value per period and arm), keyed by (period, arm).
+
+    These are what the quick-entry grid shows and writes; rows per person or case come
+    by file and are not summed into the grid.
+    """
+    rows = db.query(
+        """SELECT period, arm, value, n FROM observation
+           WHERE pilot_id = ? AND metric_id = ? AND unit = '' AND period BETWEEN ? AND ?""",
+        [pilot_id, metric_id, first, last],
+    )
+    return {(row["period"], row["arm"]): (row["value"], row["n"]) for row in rows}

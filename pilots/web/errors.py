@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -62,6 +62,17 @@ def _title(code: int) -> str:
     return messages.get(code, _("Something went wrong"))
 
 
+def _too_large() -> str:
+    """What a 413 says: the limit, so the person knows how far to split the file."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = f"{limit / 1024 / 1024:.0f} MB" if limit >= 1024 * 1024 else f"{limit / 1024:.0f} KB"
+    return _(
+        "The largest upload allowed is %(size)s. Split the file into smaller files and"
+        " upload them one by one.",
+        size=size,
+    )
+
+
 def _error_response(code: int, description: str | None = None):
     reference = secrets.token_hex(4)
     if code >= 500:
@@ -100,6 +111,8 @@ def init_app(app) -> None:
             return error
         # Our own aborts carry a useful description; Werkzeug's stock ones are generic.
         description = getattr(error, "user_message", None)
+        if error.code == 413 and not description:
+            description = _too_large()
         return _error_response(error.code, description)
 
     @app.errorhandler(Exception)

@@ -1,0 +1,55 @@
+"""The demo's observations: every design has data to show a real result."""
+
+import datetime as dt
+
+
+def _rows(db, title, slug):
+    return list(
+        db.query(
+            """SELECT o.* FROM observation o JOIN pilot p ON p.id = o.pilot_id
+               JOIN metric m ON m.id = o.metric_id WHERE p.title = ? AND m.slug = ?""",
+            [title, slug],
+        )
+    )
+
+
+def test_every_demo_pilot_with_metrics_has_observations(db):
+    empty = list(
+        db.query(
+            """SELECT title FROM pilot p WHERE EXISTS (SELECT 1 FROM pilot_metric WHERE
+               pilot_id = p.id) AND NOT EXISTS (SELECT 1 FROM observation WHERE pilot_id = p.id)"""
+        )
+    )
+    assert empty == []
+
+
+def test_spc_weekly_on_mondays_with_a_drop_after_the_start(db):
+    rows = _rows(db, "Færre uplanlagte besøk i sone nord", "unplanned-visits")
+    assert min(r["period"] for r in rows) == "2026-01-05"
+    assert all(dt.date.fromisoformat(r["period"]).weekday() == 0 for r in rows)
+    before = [r["value"] for r in rows if r["period"] < "2026-06-01"]
+    after = [r["value"] for r in rows if r["period"] >= "2026-06-01"]
+    assert sum(after) / len(after) < sum(before) / len(before) - 5
+
+
+def test_pre_post_monthly_from_2024_with_a_level_change(db):
+    rows = _rows(db, "Brukerstyrt innleggelse", "inpatient-days")
+    assert min(r["period"] for r in rows) == "2024-01-01"
+    assert all(r["period"].endswith("-01") for r in rows)
+    pre = [r["value"] for r in rows if r["period"] < "2026-01-01"]
+    post = [r["value"] for r in rows if r["period"] >= "2026-01-01"]
+    assert sum(post) / len(post) < sum(pre) / len(pre) - 10
+
+
+def test_two_groups_and_did_have_both_arms_and_units(db):
+    housed = _rows(db, "Bosted først for ti personer", "housed-6m")
+    assert {r["arm"] for r in housed} == {"pilot", "comparison"}
+    assert {r["value"] for r in housed} == {0.0, 1.0} and min(
+        r["period"] for r in housed
+    ) == "2026-03-01"
+    nav = _rows(db, "Fast kontaktperson i NAV", "in-activity")
+    for arm in ("pilot", "comparison"):
+        units = {r["unit"] for r in nav if r["arm"] == arm}
+        assert len(units) == 8
+        assert any(r["period"] < "2026-04-01" for r in nav if r["arm"] == arm)
+        assert any(r["period"] >= "2026-04-01" for r in nav if r["arm"] == arm)

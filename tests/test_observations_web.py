@@ -1,0 +1,460 @@
+"""The pilot data page and the observations API through the test client: quick entry,
+upload preview then store, every bad-input class refused with the database unchanged
+(web and API), exports, and the staged file's safety."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import time
+
+import pytest
+from openpyxl import load_workbook
+from sessions import DEMO_EMAIL, Auth
+
+from pilots.domain import organisation as org
+from pilots.domain import tokens
+from pilots.web.observations import grid_periods, sweep
+
+KARI, JONAS, OLA = DEMO_EMAIL["frontline"], DEMO_EMAIL["analyst"], "ola@fjordvik.example"
+HTMX = {"HX-Request": "true"}
+HEADER = "metric;period;arm;unit;value;n\r\n"
+# As a Norwegian system exports it: a BOM, semicolons, decimal commas, DD.MM.YYYY.
+NORWEGIAN = (
+    "\ufeff" + HEADER + "er-visits;01.11.2026;pilot;;3;310,5\r\n"
+    "er-visits;01.11.2026;comparison;;4;298,25\r\n"
+    "staff-sick-leave;01.11.2026;pilot;;6,5;\r\n"
+    "housed-6m;01.11.2026;pilot;Ny-1;1;\r\n"
+)
+
+# Each bad-input class of the issue: (file text, the column the error names).
+BAD_FILES = {
+    "impossible date": (HEADER + "housed-6m;31.02.2026;pilot;A;1;\r\n", "period"),
+    "not the first of the period": (HEADER + "housed-6m;15.03.2026;pilot;A;1;\r\n", "period"),
+    "ambiguous number": (HEADER + "staff-sick-leave;01.03.2026;pilot;;1,234;\r\n", "value"),
+    "unknown metric": (HEADER + "nope;01.03.2026;pilot;A;1;\r\n", "metric"),
+    "unknown arm": (HEADER + "housed-6m;01.03.2026;kontroll;A;1;\r\n", "arm"),
+    "out of range": (HEADER + "staff-sick-leave;01.03.2026;pilot;;101;\r\n", "value"),
+    "missing column": ("metric;period;arm;unit;n\r\nhoused-6m;01.03.2026;pilot;A;\r\n", "value"),
+    "extra column": (
+        "metric;period;arm;unit;value;n;note\r\nhoused-6m;01.03.2026;pilot;A;1;;x\r\n",
+        "note",
+    ),
+    "national id": (HEADER + "housed-6m;01.03.2026;pilot;01010100050;1;\r\n", "unit"),
+    "same key twice": (
+        HEADER + "housed-6m;01.03.2026;pilot;A;1;\r\nhoused-6m;01.03.2026;pilot;A;0;\r\n",
+        "period",
+    ),
+}
+
+
+@pytest.fixture
+def kari(app):
+    auth = Auth(app.test_client())
+    auth.login(KARI)
+    return auth
+
+
+@pytest.fixture
+def jonas(app):
+    auth = Auth(app.test_client())
+    auth.login(JONAS)
+    return auth
+
+
+def _pilot(db, title="Bosted først for ti personer") -> int:
+    return next(db.query("SELECT id FROM pilot WHERE title = ?", [title]))["id"]
+
+
+def snapshot(db) -> tuple:
+    """What an import could change: every observation, every upload, the audit count."""
+    return (
+        list(db.query("SELECT * FROM observation ORDER BY id")),
+        list(db.query("SELECT * FROM upload ORDER BY id")),
+    )
+
+
+def _upload(auth, pilot_id, text, name="data.csv", file_encoding="utf-8", **form):
+    data = text.encode(file_encoding) if isinstance(text, str) else text
+    return auth.post(
+        f"/pilots/{pilot_id}/data/upload",
+        {"file": (io.BytesIO(data), name), **form},
+        headers=HTMX,
+        content_type="multipart/form-data",
+    )
+
+
+def _token(db, email):
+    return tokens.create_token(db, org.user_by_email(db, email)["id"], "test")[0]
+
+
+def _api(client, db, email, method, url, **kwargs):
+    headers = {"Authorization": f"Bearer {_token(db, email)}", **kwargs.pop("headers", {})}
+    return client.open(url, method=method, headers=headers, **kwargs)
+
+
+# ---- the page ---------------------------------------------------------------------
+
+
+def test_the_pilot_page_links_to_its_data(kari, db):
+    assert f"/pilots/{_pilot(db)}/data" in kari.client.get(f"/pilots/{_pilot(db)}").text
+
+
+def test_members_get_the_grid_and_upload_others_read_and_export(kari, jonas, db):
+    pilot = _pilot(db)
+    mine = kari.client.get(f"/pilots/{pilot}/data?metric=er-visits&until=2026-10-15").text
+    assert 'class="entry-form"' in mine and 'name="file"' in mine
+    assert 'name="v|2026-10-01|comparison"' in mine  # two groups: a column per arm
+    assert "chart.umd.min.js" in mine and 'type="application/json"' in mine
+    theirs = jonas.client.get(f"/pilots/{pilot}/data").text
+    assert 'class="entry-form"' not in theirs and 'name="file"' not in theirs
+    assert "/data/export" in theirs
+    assert jonas.client.get(f"/pilots/{pilot}/data?metric=housed-6m&page=2").status_code == 200
+
+
+def test_fragments_are_blocks_not_pages(kari, db):
+    pilot = _pilot(db)
+    for block in ("observations", "uploads", "entry"):
+        response = kari.client.get(f"/pilots/{pilot}/data?block={block}", headers=HTMX)
+        assert response.status_code == 200 and "<html" not in response.text
+        assert "HX-Request" in response.headers["Vary"]
+
+
+def test_someone_off_the_team_cannot_enter_or_upload(app, db):
+    ola = Auth(app.test_client())
+    ola.login(OLA)
+    pilot = _pilot(db)
+    before = snapshot(db)
+    response = ola.post(
+        f"/pilots/{pilot}/data/entry", {"metric": "er-visits", "v|2026-11-01|pilot": "1"}
+    )
+    assert response.status_code == 404
+    assert _upload(ola, pilot, NORWEGIAN).status_code == 404
+    assert snapshot(db) == before
+
+
+def test_a_draft_is_hidden_from_other_teams(app, db):
+    ola = Auth(app.test_client())
+    ola.login(OLA)
+    draft = _pilot(db, "Husleiegaranti uten søknad")
+    assert ola.client.get(f"/pilots/{draft}/data").status_code == 404
+    assert ola.client.get(f"/pilots/{draft}/data/export").status_code == 404
+
+
+# ---- quick entry ------------------------------------------------------------------
+
+
+def test_grid_periods_start_their_period():
+    weeks = grid_periods("week", dt.date(2026, 6, 3), 3)
+    assert weeks == ["2026-05-18", "2026-05-25", "2026-06-01"]
+    months = grid_periods("month", dt.date(2026, 1, 20), 2)
+    assert months == ["2025-12-01", "2026-01-01"]
+
+
+def test_quick_entry_saves_with_decimal_comma_and_counts_changes(kari, db):
+    pilot = _pilot(db)
+    form = {
+        "metric": "er-visits",
+        "until": "2026-11-10",
+        "v|2026-11-01|pilot": "3",
+        "n|2026-11-01|pilot": "300,5",
+        "v|2026-11-01|comparison": "5",
+        "n|2026-11-01|comparison": "1 200,25",
+    }
+    audit_before = db["audit_event"].count
+    response = kari.post(f"/pilots/{pilot}/data/entry", form, headers=HTMX)
+    assert response.status_code == 200 and "<html" not in response.text
+    assert response.headers["HX-Trigger"] == "observations-changed"
+    assert db["audit_event"].count == audit_before + 1
+    rows = {
+        (r["arm"], r["value"], r["n"])
+        for r in db.query(
+            "SELECT * FROM observation WHERE pilot_id = ? AND period = '2026-11-01' AND unit = ''",
+            [pilot],
+        )
+    }
+    assert ("pilot", 3.0, 300.5) in rows and ("comparison", 5.0, 1200.25) in rows
+    assert next(db.query("SELECT source FROM upload ORDER BY id DESC"))["source"] == "entry"
+    # The grid shows them again with the page's decimal comma; saving unchanged is a no-op.
+    again = kari.post(f"/pilots/{pilot}/data/entry", form, headers=HTMX)
+    assert again.status_code == 200 and db["audit_event"].count == audit_before + 1
+    changed = kari.post(
+        f"/pilots/{pilot}/data/entry", {**form, "v|2026-11-01|pilot": "4"}, headers=HTMX
+    )
+    assert changed.status_code == 200
+    assert "0 new and 1 changed" in changed.text or "0 nye og 1 endrede" in changed.text
+
+
+def test_a_bad_cell_comes_back_next_to_the_cell_and_nothing_is_saved(kari, db):
+    pilot = _pilot(db)
+    before = snapshot(db)
+    form = {
+        "metric": "er-visits",
+        "until": "2026-11-10",
+        "v|2026-10-01|pilot": "3",
+        "n|2026-10-01|pilot": "100",
+        "v|2026-11-01|pilot": "2",
+        "n|2026-11-01|pilot": "0",  # exposure must be more than 0
+    }
+    response = kari.post(
+        f"/pilots/{pilot}/data/entry", form, headers={**HTMX, "Accept-Language": "en"}
+    )
+    assert response.status_code == 422 and "<html" not in response.text
+    cell = response.text.split('id="err-er-visits-2026-11-01-pilot"')[1][:200]
+    assert "n must be more than 0" in cell
+    assert 'value="0"' in response.text  # what was typed stays
+    assert snapshot(db) == before
+
+
+def test_a_cell_is_checked_as_it_is_typed(kari, db):
+    pilot = _pilot(db)
+    base = f"/pilots/{pilot}/data/check?metric=staff-sick-leave&period=2026-11-01&arm=pilot"
+    bad = kari.client.get(
+        base + "&v|2026-11-01|pilot=101", headers={**HTMX, "Accept-Language": "en"}
+    )
+    assert bad.status_code == 422 and "outside the metric" in bad.text
+    assert 'id="err-staff-sick-leave-2026-11-01-pilot"' in bad.text and "<html" not in bad.text
+    good = kari.client.get(base + "&v|2026-11-01|pilot=6,5", headers=HTMX)
+    assert good.status_code == 200 and "cell-error" in good.text
+    wrong_day = kari.client.get(
+        base.replace("2026-11-01", "2026-11-03") + "&v|2026-11-03|pilot=6", headers=HTMX
+    )
+    assert wrong_day.status_code == 422
+
+
+# ---- upload: preview, then store ------------------------------------------------------
+
+
+def test_a_norwegian_file_is_previewed_then_stored(kari, db, app):
+    pilot = _pilot(db)
+    before = snapshot(db)
+    response = _upload(kari, pilot, NORWEGIAN, "uttrekk.csv")
+    text = response.text
+    assert response.status_code == 200 and "<html" not in text
+    assert "semikolon (;)" in text and "komma (,)" in text and "utf-8" in text
+    assert "310,50" in text and "01.11.2026" in text
+    assert snapshot(db) == before  # a preview stores nothing
+    token = text.split("/data/upload/")[1][:32]
+    staged = os.listdir(app.config["UPLOAD_FOLDER"])
+    assert len(staged) == 2 and all(
+        name.startswith(f"{org.user_by_email(db, KARI)['id']}-{pilot}-") for name in staged
+    )
+    stored = kari.post(f"/pilots/{pilot}/data/upload/{token}", headers=HTMX)
+    assert stored.status_code == 200 and "4" in stored.text
+    assert os.listdir(app.config["UPLOAD_FOLDER"]) == []  # forgotten once stored
+    upload = next(db.query("SELECT * FROM upload ORDER BY id DESC"))
+    assert (upload["filename"], upload["delimiter"], upload["decimal_mark"]) == (
+        "uttrekk.csv",
+        ";",
+        ",",
+    )
+    assert upload["inserted"] == 4
+    again = kari.post(f"/pilots/{pilot}/data/upload/{token}", headers=HTMX)
+    assert again.status_code == 422  # the file is gone: no second import
+
+
+def test_a_windows_1252_file_needs_its_encoding_named(kari, db):
+    pilot = _pilot(db)
+    text = HEADER + "housed-6m;01.03.2026;pilot;Bodø-1;1;\r\n"
+    before = snapshot(db)
+    refused = _upload(kari, pilot, text, file_encoding="windows-1252")
+    assert refused.status_code == 422 and "/data/upload/" not in refused.text
+    named = _upload(kari, pilot, text, file_encoding="windows-1252", encoding="windows-1252")
+    assert named.status_code == 200 and "Bodø-1" in named.text
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES), ids=list(BAD_FILES))
+def test_each_bad_input_class_is_refused_by_the_web_and_the_api(app, kari, db, case):
+    text, column = BAD_FILES[case]
+    pilot = _pilot(db)
+    before = snapshot(db)
+    response = _upload(kari, pilot, text)
+    assert response.status_code == 422, case
+    assert "/data/upload/" not in response.text  # no way to store it
+    assert f"<td>{column}</td>" in response.text
+    assert os.listdir(app.config["UPLOAD_FOLDER"]) == []  # nor is it kept
+    api = _api(
+        app.test_client(),
+        db,
+        KARI,
+        "POST",
+        f"/api/v1/pilots/{pilot}/observations",
+        data=text.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert api.status_code == 422
+    assert any(e["column"] == column and e["line"] for e in api.json["errors"]), api.json
+    assert snapshot(db) == before
+
+
+def test_too_many_rows_is_refused_with_the_limit(app, kari, db):
+    app.config["UPLOAD_MAX_ROWS"] = 2
+    pilot = _pilot(db)
+    before = snapshot(db)
+    response = _upload(kari, pilot, NORWEGIAN)
+    assert response.status_code == 422
+    assert "mer enn 2 rader" in response.text or "more than 2 rows" in response.text
+    assert snapshot(db) == before
+
+
+def test_an_oversized_upload_gets_413_naming_the_limit(app, kari, db):
+    app.config["MAX_CONTENT_LENGTH"] = 2048
+    before = snapshot(db)
+    big = NORWEGIAN + "housed-6m;01.11.2026;pilot;X;1;\r\n" * 200
+    response = _upload(kari, _pilot(db), big)
+    assert response.status_code == 413
+    assert "2 KB" in response.text
+    api = _api(
+        app.test_client(),
+        db,
+        KARI,
+        "POST",
+        f"/api/v1/pilots/{_pilot(db)}/observations",
+        data=big.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert api.status_code == 413 and "2 KB" in api.json["message"]
+    assert snapshot(db) == before
+
+
+def test_a_staged_file_belongs_to_its_person_and_pilot(app, kari, db):
+    pilot = _pilot(db)
+    token = _upload(kari, pilot, NORWEGIAN).text.split("/data/upload/")[1][:32]
+    before = snapshot(db)
+    other = Auth(app.test_client())
+    other.login("amir@fjordvik.example")
+    assert other.post(f"/pilots/{pilot}/data/upload/{token}").status_code == 404
+    for bad in ("..%2F..%2Fpilots.sqlite3", "0" * 31 + "g", token.upper()):
+        assert kari.post(f"/pilots/{pilot}/data/upload/{bad}").status_code in (404, 422)
+    assert snapshot(db) == before
+
+
+def test_uploads_waiting_more_than_a_day_are_swept(tmp_path):
+    old, new = tmp_path / "1-1-a.upload", tmp_path / "1-1-b.upload"
+    old.write_text("x")
+    new.write_text("y")
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    sweep(tmp_path)
+    assert not old.exists() and new.exists()
+
+
+# ---- exports ---------------------------------------------------------------------------
+
+
+def test_exports_csv_xlsx_json_with_safe_names_and_neutralised_cells(app, jonas, db):
+    pilot = _pilot(db)
+    _api(
+        app.test_client(),
+        db,
+        KARI,
+        "POST",
+        f"/api/v1/pilots/{pilot}/observations",
+        json=[{"metric": "housed-6m", "period": "01.11.2026", "unit": "=1+2", "value": 1}],
+    )
+    csv_response = jonas.client.get(
+        f"/pilots/{pilot}/data/export?metric=housed-6m&delimiter=semicolon&decimal_mark=comma"
+    )
+    assert csv_response.status_code == 200
+    assert (
+        csv_response.headers["Content-Disposition"]
+        == f'attachment; filename="pilot-{pilot}-housed-6m-observations.csv"'
+    )
+    text = csv_response.data.decode("utf-8-sig")
+    assert text.startswith("metric;period;arm;unit;value;n\r\n")
+    assert "housed-6m;01.11.2026;pilot;'=1+2;1;" in text
+    points = jonas.client.get(
+        f"/pilots/{pilot}/data/export?metric=er-visits&delimiter=tab&decimal_mark=point&dates=iso"
+    ).data.decode("utf-8-sig")
+    assert "\t2026-03-01\t" in points and "," not in points.split("\r\n")[1]
+    refused = jonas.client.get(f"/pilots/{pilot}/data/export?delimiter=comma&decimal_mark=comma")
+    assert refused.status_code == 422
+    workbook = jonas.client.get(f"/pilots/{pilot}/data/export?format=xlsx")
+    sheet = load_workbook(io.BytesIO(workbook.data)).worksheets[0]
+    assert [c.value for c in next(sheet.iter_rows())] == [
+        "metric",
+        "period",
+        "arm",
+        "unit",
+        "value",
+        "n",
+    ]
+    rows = json.loads(jonas.client.get(f"/pilots/{pilot}/data/export?format=json").data)
+    assert {"metric", "period", "arm", "unit", "value", "n"} == set(rows[0])
+
+
+def test_the_metric_catalogue_exports(jonas):
+    csv_text = jonas.client.get("/metrics/export?format=csv").data.decode("utf-8-sig")
+    assert csv_text.startswith("slug;name;definition")
+    assert "housed-6m" in csv_text
+    assert json.loads(jonas.client.get("/metrics/export?format=json").data)[0]["slug"]
+    assert jonas.client.get("/metrics/export?format=xlsx").data.startswith(b"PK")
+    assert "/metrics/export" in jonas.client.get("/metrics").text
+
+
+# ---- the API ---------------------------------------------------------------------------
+
+
+def test_the_api_posts_csv_and_json_and_gets_them_back(app, db):
+    client = app.test_client()
+    pilot = _pilot(db)
+    url = f"/api/v1/pilots/{pilot}/observations"
+    first = _api(
+        client, db, KARI, "POST", url, data=NORWEGIAN.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert first.status_code == 200 and first.json["inserted"] == 4 and first.json["updated"] == 0
+    again = _api(
+        client, db, KARI, "POST", url, data=NORWEGIAN.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert again.json == {"inserted": 0, "updated": 4, "rows": 4}
+    records = [{"period": "2026-11-01", "arm": "comparison", "value": 0, "unit": "K-9"}]
+    one = _api(client, db, KARI, "POST", url + "?metric=housed-6m", json=records)
+    assert one.status_code == 200 and one.json["inserted"] == 1
+    got = _api(client, db, JONAS, "GET", url + "?metric=er-visits")
+    assert got.status_code == 200 and all(r["metric"] == "er-visits" for r in got.json)
+    as_csv = _api(client, db, JONAS, "GET", url, headers={"Accept": "text/csv"})
+    assert as_csv.mimetype == "text/csv"
+    assert as_csv.data.decode().startswith("metric,period,arm,unit,value,n\r\n")
+
+
+def test_the_api_refuses_with_line_and_column_and_stores_nothing(app, db):
+    client = app.test_client()
+    pilot = _pilot(db)
+    url = f"/api/v1/pilots/{pilot}/observations"
+    before = snapshot(db)
+    bad = NORWEGIAN + "housed-6m;31.11.2026;pilot;Ny-2;1;\r\n"
+    response = _api(
+        client, db, KARI, "POST", url, data=bad.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 422
+    assert response.json["errors"][0]["line"] == 6
+    assert response.json["errors"][0]["column"] == "period"
+    assert response.json["errors"][0]["message"]
+    listed = _api(
+        client, db, KARI, "POST", url, json=[{"metric": "housed-6m", "period": "x", "value": 1}]
+    )
+    assert listed.status_code == 422 and listed.json["errors"][0]["line"] == 1
+    assert _api(client, db, KARI, "POST", url, json={"not": "a list"}).status_code == 422
+    assert (
+        _api(
+            client, db, KARI, "POST", url, data=b"x", headers={"Content-Type": "image/png"}
+        ).status_code
+        == 415
+    )
+    assert (
+        _api(
+            client,
+            db,
+            KARI,
+            "POST",
+            url + "?encoding=rot13",
+            data=bad.encode(),
+            headers={"Content-Type": "text/csv"},
+        ).status_code
+        == 422
+    )
+    assert _api(client, db, OLA, "POST", url, json=[]).status_code == 404  # not on the team
+    assert _api(client, db, JONAS, "POST", url, json=[]).status_code == 403
+    assert snapshot(db) == before
