@@ -1,0 +1,255 @@
+"""The scheduled evaluation of 1,000 pilots x 5 metrics over 1,000,000 observations,
+beside a bare SQL aggregate scan of the same rows (issue 6, benchmark 7a).
+
+Run: .venv/bin/python bench/bench_evaluation.py [--pilots 1000] [--keep DIR]
+Builds a database once in a temporary folder (a quarter of the pilots per design:
+two_group, spc, pre_post, did; five metrics each: mean, proportion and rate; 200
+observation rows per metric), then times, in one run:
+
+- the ceiling: `SELECT pilot_id, metric_id, arm, count(*), sum(value), sum(n) ...
+  GROUP BY pilot_id, metric_id, arm` over all rows (best of three);
+- the first scheduled evaluation (`evaluate_due`: every pilot due, every metric
+  computed by the statistics engine and stored);
+- a scheduled evaluation a month later with no new data (every pilot due again; the
+  input hash shows nothing changed, so results are copied, not recomputed);
+- a month after that with new data for 10 % of the pilots.
+
+Prints a markdown table with seconds and the ratio to the scan; the target is <= 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pilots import migrations  # noqa: E402
+from pilots.db import connect  # noqa: E402
+from pilots.evaluation.cadence import add_months, evaluate_due  # noqa: E402
+
+DESIGNS = ("two_group", "spc", "pre_post", "did")
+# slug, type, direction, role
+METRICS = (
+    ("wait-days", "mean", "down", "primary"),
+    ("housed", "proportion", "up", "secondary"),
+    ("er-visits", "rate", "down", "secondary"),
+    ("satisfaction", "mean", "up", "balancing"),
+    ("readmitted", "proportion", "down", "balancing"),
+)
+ROWS_PER_METRIC = 200
+STAMP = "2026-01-01T00:00:00Z"
+FIRST_PERIOD = date(2024, 1, 1)
+
+
+def _months(count: int) -> list[str]:
+    return [add_months(FIRST_PERIOD, k).isoformat() for k in range(count)]
+
+
+# design: (periods, arms, units per arm, index of the first period on/after the start)
+LAYOUT = {
+    "two_group": (10, ("pilot", "comparison"), 10, 0),
+    "spc": (20, ("pilot",), 10, 12),
+    "pre_post": (25, ("pilot",), 8, 13),
+    "did": (10, ("pilot", "comparison"), 10, 5),
+}
+
+
+def _plan(design: str, start: str, end: str) -> dict:
+    return {
+        "title": f"{design} pilot",
+        "hypothesis": "",
+        "prediction": "",
+        "stop_doing": "",
+        "scope": "",
+        "citizens_involved": None,
+        "cost": None,
+        "risk_flags": [],
+        "start_date": start,
+        "end_date": end,
+        "design": design,
+        "baseline": "",
+        "comparison": "",
+        "planned_n": None,
+        "cadence": "monthly",
+        "cadence_rule": "",
+        "metrics": sorted(
+            (
+                {"slug": s, "role": r, "minimal_important_difference": None}
+                for s, _, _, r in METRICS
+            ),
+            key=lambda m: m["slug"],
+        ),
+    }
+
+
+def _values(rng, metric_type: str, count: int, shift: np.ndarray):
+    if metric_type == "mean":
+        return np.round(rng.normal(20.0, 4.0, count) + 3.0 * shift, 2), [None] * count
+    if metric_type == "proportion":
+        return (rng.random(count) < 0.4 + 0.1 * shift).astype(float), [None] * count
+    exposure = rng.integers(80, 120, count).astype(float)
+    events = rng.poisson(exposure * 0.05 * (1 - 0.2 * shift)).astype(float)
+    return events, exposure.tolist()
+
+
+def build(path: str, pilots: int, seed: int = 7) -> int:
+    """A migrated database with `pilots` running pilots and their observations."""
+    db = connect(path)
+    migrations.apply(db)
+    conn = db.conn
+    rng = np.random.default_rng(seed)
+    with db.atomic():
+        conn.execute(
+            "INSERT INTO unit (id, name, slug, kind, created_at) VALUES (1, 'K', 'k', 'team', ?)",
+            (STAMP,),
+        )
+        conn.execute(
+            """INSERT INTO users (id, email, name, password_hash, created_at)
+               VALUES (1, 'b@example.no', 'Bench', 'x', ?)""",
+            (STAMP,),
+        )
+        for k, (slug, kind, direction, _role) in enumerate(METRICS, start=1):
+            conn.execute(
+                """INSERT INTO metric (id, slug, name, type, direction, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (k, slug, slug, kind, direction, STAMP),
+            )
+        rows = 0
+        for pilot in range(1, pilots + 1):
+            design = DESIGNS[(pilot - 1) % len(DESIGNS)]
+            periods, arms, units, first_post = LAYOUT[design]
+            months = _months(periods)
+            start, end = months[first_post], "2026-12-31"
+            plan = _plan(design, start, end)
+            text = json.dumps(plan, sort_keys=True, ensure_ascii=False)
+            digest = hashlib.sha256(
+                json.dumps(plan, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+            ).hexdigest()
+            conn.execute(
+                """INSERT INTO pilot (id, title, team_id, status, start_date, end_date, design,
+                   cadence, approved_version, created_by, created_at, updated_at)
+                   VALUES (?, ?, 1, 'running', ?, ?, ?, 'monthly', 1, 1, ?, ?)""",
+                (pilot, plan["title"], start, end, design, STAMP, STAMP),
+            )
+            conn.execute(
+                """INSERT INTO plan_version (pilot_id, number, plan, hash, state, proposed_by,
+                   proposed_at) VALUES (?, 1, ?, ?, 'approved', 1, ?)""",
+                (pilot, text, digest, STAMP),
+            )
+            conn.executemany(
+                "INSERT INTO pilot_metric (pilot_id, metric_id, role) VALUES (?, ?, ?)",
+                [(pilot, k, m[3]) for k, m in enumerate(METRICS, start=1)],
+            )
+            grid = [(p, a, u) for p in range(periods) for a in arms for u in range(units)]
+            shift = np.array(
+                [float(p >= first_post and a == "pilot") for p, a, _ in grid], dtype=float
+            )
+            for metric_id, (_slug, kind, _d, _r) in enumerate(METRICS, start=1):
+                values, ns = _values(rng, kind, len(grid), shift)
+                conn.executemany(
+                    """INSERT INTO observation (pilot_id, metric_id, period, arm, unit, value, n,
+                       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [
+                        (pilot, metric_id, months[p], a, f"{a[0]}{u}", float(v), n, STAMP, STAMP)
+                        for (p, a, u), v, n in zip(grid, values.tolist(), ns, strict=True)
+                    ],
+                )
+                rows += len(grid)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return rows
+
+
+SCAN = """SELECT pilot_id, metric_id, arm, count(*), sum(value), sum(n)
+          FROM observation GROUP BY pilot_id, metric_id, arm"""
+
+
+def scan(path: str) -> float:
+    db = connect(path)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        db.conn.execute(SCAN).fetchall()
+        best = min(best, time.perf_counter() - start)
+    db.close()
+    return best
+
+
+def timed_run(path: str, now: datetime) -> tuple[float, dict]:
+    db = connect(path)
+    start = time.perf_counter()
+    summary = evaluate_due(db, now)
+    seconds = time.perf_counter() - start
+    db.close()
+    return seconds, summary
+
+
+def touch(path: str, share: float, seed: int = 11) -> int:
+    """New data for a share of the pilots: one more observation row in each."""
+    db = connect(path)
+    (pilots,) = db.conn.execute("SELECT count(*) FROM pilot").fetchone()
+    chosen = np.random.default_rng(seed).choice(pilots, int(pilots * share), replace=False) + 1
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE observation SET value = value + 1 WHERE id = (SELECT min(id) FROM observation"
+            " WHERE pilot_id = ? AND metric_id = 1)",
+            [(int(p),) for p in chosen],
+        )
+    db.close()
+    return len(chosen)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pilots", type=int, default=1000)
+    parser.add_argument("--keep", help="build the database in this folder and keep it")
+    args = parser.parse_args()
+    folder = args.keep or tempfile.mkdtemp(prefix="bench-evaluation-")
+    path = os.path.join(folder, "bench.sqlite3")
+    if not os.path.exists(path):
+        start = time.perf_counter()
+        rows = build(path, args.pilots)
+        seconds = time.perf_counter() - start
+        print(f"Built {args.pilots} pilots, {rows:,} observations in {seconds:.1f} s")
+    ceiling = scan(path)
+    first = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
+    cold, summary = timed_run(path, first)
+    assert len(summary["evaluated"]) == args.pilots, summary
+    warm, summary = timed_run(path, datetime(2026, 12, 26, 2, 30, tzinfo=UTC))
+    assert len(summary["evaluated"]) == args.pilots, summary
+    changed = touch(path, 0.10)
+    mixed, summary = timed_run(path, datetime(2027, 1, 26, 2, 30, tzinfo=UTC))
+    assert len(summary["evaluated"]) == args.pilots, summary
+    db = connect(path)
+    (stored,) = db.conn.execute("SELECT count(*) FROM evaluation").fetchone()
+    (observations,) = db.conn.execute("SELECT count(*) FROM observation").fetchone()
+    db.close()
+    print(
+        f"\n{args.pilots} pilots x {len(METRICS)} metrics, {observations:,} observations;"
+        f" {stored:,} evaluation rows stored in three looks\n"
+    )
+    print("| run | seconds | x the scan |")
+    print("|---|---:|---:|")
+    print(
+        f"| ceiling: bare SQL aggregate scan (GROUP BY pilot, metric, arm) | {ceiling:.2f} | 1.0 |"
+    )
+    for name, seconds in (
+        ("first scheduled evaluation, every metric computed", cold),
+        ("a month later, no new data (copied by input hash)", warm),
+        (f"a month later, new data for {changed} pilots", mixed),
+    ):
+        print(f"| {name} | {seconds:.2f} | {seconds / ceiling:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Which pilots are due for a scheduled look, and the job that looks at them.
+
+A pilot that is approved or running, has started, and has an approved plan is due
+when it has had no scheduled look yet, or when its cadence has passed since the last
+one: `weekly` 7 days, `monthly` one calendar month (31 January -> 28/29 February).
+Dates are UTC dates, so daylight-saving changes cannot move a look.
+
+Custom cadences (`cadence_rule`, free text) are read for an interval in days, weeks or
+months, in English or Norwegian: "every 2 weeks", "hver 3. uke", "every second week",
+"annenhver uke", "every second Monday", "hver mandag", "every 10 days", "hver 2. måned",
+"daily", "weekly", "monthly", "quarterly", "kvartalsvis". The weekday in a rule ("every
+second Monday") sets the interval only (2 weeks): looks run on the scheduler's daily
+evaluation, counted from the last scheduled look. A rule that names no
+interval falls back to monthly, and the job's message says so.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from pilots.evaluation.service import evaluate_pilot
+
+DUE_STATUSES = ("approved", "running")
+_NUMBER = r"(\d+)\.?"
+_UNITS = (
+    ("days", r"(?:days?|dag(?:er)?|døgn|dogn)"),
+    ("weeks", r"(?:weeks?|uker?|veke|veker)"),
+    ("months", r"(?:months?|måned(?:er)?|maaned(?:er)?|mnd|månad(?:er)?)"),
+)
+_DAYS = (
+    "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    "|mandag|tirsdag|onsdag|torsdag|fredag|lørdag|søndag"
+)
+_WORDS = (
+    (r"\b(?:daily|every day|hver dag|dagleg|daglig)\b", (1, "days")),
+    (
+        rf"\b(?:every (?:second|other)|annenhver|hver andre) (?:week|uke|{_DAYS})\b",
+        (2, "weeks"),
+    ),
+    (r"\bfortnightly\b", (2, "weeks")),
+    (r"\b(?:every (?:second|other) month|annenhver måned|hver andre måned)\b", (2, "months")),
+    (r"\b(?:quarterly|kvartalsvis|hvert kvartal|every quarter)\b", (3, "months")),
+    (rf"\b(?:weekly|ukentlig|(?:every|hver|kvar) (?:week|uke|veke|{_DAYS}))\b", (1, "weeks")),
+    (r"\b(?:monthly|every month|hver måned|månedlig|kvar månad)\b", (1, "months")),
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    count: int
+    unit: str  # days | weeks | months
+
+    def after(self, day: date) -> date:
+        if self.unit == "days":
+            return day + timedelta(days=self.count)
+        if self.unit == "weeks":
+            return day + timedelta(weeks=self.count)
+        return add_months(day, self.count)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def custom_interval(rule: str) -> Interval | None:
+    """The interval a custom cadence rule names, or None when it names none."""
+    text = " ".join((rule or "").lower().split())
+    for unit, pattern in _UNITS:
+        found = re.search(_NUMBER + r"\s*" + pattern, text)
+        if found and int(found.group(1)) > 0:
+            return Interval(int(found.group(1)), unit)
+    for pattern, (count, unit) in _WORDS:
+        if re.search(pattern, text):
+            return Interval(count, unit)
+    return None
+
+
+def interval_for(cadence: str, rule: str = "") -> tuple[Interval, str | None]:
+    """The pilot's interval between looks, and a note when a custom rule was not read."""
+    if cadence == "weekly":
+        return Interval(1, "weeks"), None
+    if cadence == "custom":
+        found = custom_interval(rule)
+        if found is not None:
+            return found, None
+        return Interval(1, "months"), f"custom cadence {rule!r} names no interval: monthly"
+    return Interval(1, "months"), None
+
+
+def next_look(last: date | None, cadence: str, rule: str = "") -> date | None:
+    """The first day the next scheduled look is due; None when none was taken (due now)."""
+    if last is None:
+        return None
+    return interval_for(cadence, rule)[0].after(last)
+
+
+def due_pilots(db, today: date) -> list[dict]:
+    """Pilots due for a scheduled look today, each with `note` (custom rule not read)."""
+    due = []
+    for row in db.query(
+        """SELECT p.id, p.cadence, p.cadence_rule,
+                  (SELECT max(e.as_of) FROM evaluation e
+                   WHERE e.pilot_id = p.id AND e.scheduled = 1) AS last_look
+           FROM pilot p
+           WHERE p.status IN ('approved', 'running') AND p.approved_version IS NOT NULL
+             AND p.design IS NOT NULL AND p.start_date IS NOT NULL AND p.start_date <= ?
+           ORDER BY p.id""",
+        [today.isoformat()],
+    ):
+        last = date.fromisoformat(row["last_look"]) if row["last_look"] else None
+        interval, note = interval_for(row["cadence"], row["cadence_rule"])
+        if last is None or interval.after(last) <= today:
+            due.append({"id": row["id"], "last_look": last, "note": note})
+    return due
+
+
+class EvaluationsFailed(RuntimeError):
+    """Some due pilots could not be evaluated; the others were stored."""
+
+
+def evaluate_due(db, now: datetime) -> dict:
+    """Take a scheduled look at every due pilot, as of today's UTC date.
+
+    Each pilot is its own unit of work: one that fails is named in the raised
+    `EvaluationsFailed` after the others have been stored, and stays due, so the
+    next run (or the catch-up after a restart) tries it again.
+    """
+    today = now.astimezone(UTC).date()
+    evaluated, stored, failed, notes = [], 0, {}, set()
+    for pilot in due_pilots(db, today):
+        if pilot["note"]:
+            notes.add(f"pilot {pilot['id']}: {pilot['note']}")
+        try:
+            look = evaluate_pilot(db, pilot["id"], today, scheduled=True, now=now, read_back=False)
+        except Exception as error:  # one pilot's bad data must not stop the others
+            failed[pilot["id"]] = f"{type(error).__name__}: {error}"[:200]
+            continue
+        evaluated.append(pilot["id"])
+        stored += look["changed"]
+    summary = {
+        "as_of": today.isoformat(),
+        "evaluated": evaluated,
+        "rows_stored": stored,
+        "failed": failed,
+        "notes": sorted(notes),
+    }
+    if failed:
+        raise EvaluationsFailed(
+            f"{len(failed)} of {len(failed) + len(evaluated)} due pilots failed: "
+            + "; ".join(f"pilot {k}: {v}" for k, v in failed.items())
+        )
+    return summary

@@ -1,0 +1,464 @@
+"""Evaluate one pilot as of a date, store the results once, and read them back.
+
+`evaluate_pilot` loads the frozen plan and the pilot's observations up to the as-of
+date (and never past the pilot's end date), runs the engine per metric, reviews the
+metrics together (Holm across secondary metrics, balancing concerns flagged), and
+stores one row per (pilot, metric, as-of date).
+
+Idempotency, the decision: the UNIQUE key (pilot_id, metric_id, as_of) is the claim,
+and all of a pilot's rows are written in one IMMEDIATE transaction as upserts that
+change a stored row only when its `input_hash` differs. `input_hash` covers the data
+hash of every metric of the pilot (Holm ties the secondary metrics together), the
+settings and plan, and the library versions. So the same inputs leave the stored row
+exactly as it was (same id, same computed_at, no audit event); data that changed
+later on the same day replace that day's result, and there is still one row per key;
+a crash before the commit leaves nothing of the run, after it everything. A day that
+had a scheduled look stays a scheduled look: a later "evaluate now" on that day is
+judged with the sequential interval as well.
+
+Unchanged inputs are not recomputed: when an earlier evaluation of the pilot has the
+same `input_hash`, its results are copied to the new as-of date (the result depends
+on the inputs, not on the date), which keeps scheduled looks cheap when no new data
+arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from itertools import groupby
+from typing import Any
+
+from pilots.db import to_utc_text
+from pilots.domain import audit
+from pilots.evaluation import methods
+from pilots.evaluation.plan import PREVIEW_LABEL, FrozenPlan, load_plan
+from pilots.stats.several import review_several
+
+RESULT_FIELDS = (
+    "metric",
+    "role",
+    "design",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_pilot",
+    "n_comparison",
+    "probability_improved",
+    "verdict",
+    "summary",
+    "details",
+    "warnings",
+)
+_STORED = (
+    "pilot_id",
+    "metric_id",
+    "as_of",
+    "plan_version",
+    "preview",
+    "scheduled",
+    "dropped_in_version",
+    "role",
+    "design",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_pilot",
+    "n_comparison",
+    "probability_improved",
+    "verdict",
+    "summary",
+    "details",
+    "warnings",
+    "data_hash",
+    "input_hash",
+    "settings",
+    "versions",
+    "computed_at",
+)
+_CHANGED_ONLY = "WHERE evaluation.input_hash IS NOT excluded.input_hash"
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _STORED[3:])
+_UPSERT = f"""
+    INSERT INTO evaluation ({", ".join(_STORED)}) VALUES ({", ".join("?" * len(_STORED))})
+    ON CONFLICT (pilot_id, metric_id, as_of) DO UPDATE SET {_UPDATE} {_CHANGED_ONLY}
+"""  # noqa: S608 - column names are constants
+# Copy a result computed earlier from the same inputs to a new as-of date.
+_COPIED = ", ".join("? AS as_of" if c == "as_of" else c for c in _STORED[:-1])
+_COPY = f"""
+    INSERT INTO evaluation ({", ".join(_STORED)})
+    SELECT {_COPIED}, ? FROM evaluation WHERE id = ?
+    ON CONFLICT (pilot_id, metric_id, as_of) DO UPDATE SET {_UPDATE} {_CHANGED_ONLY}
+"""  # noqa: S608 - column names are constants
+
+
+def _clean(value: Any) -> Any:
+    """Plain JSON: NaN and infinities as null, numpy scalars as numbers, dates as text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        return _clean(value.item())
+    if hasattr(value, "items"):  # other mappings (MappingProxy)
+        return _clean(dict(value.items()))
+    return str(value)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_clean(value), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def _number(value) -> float | None:
+    return _clean(float(value)) if value is not None else None
+
+
+def _load_rows(db, pilot_id: int, cutoff: date) -> dict[int, list]:
+    """The pilot's observations up to the cut-off, by metric, in key order."""
+    cursor = db.conn.execute(
+        """SELECT metric_id, period, arm, unit, value, n FROM observation
+           WHERE pilot_id = ? AND period <= ?
+           ORDER BY metric_id, period, arm, unit""",
+        (pilot_id, cutoff.isoformat()),
+    )
+    return {
+        metric_id: [row[1:] for row in rows]
+        for metric_id, rows in groupby(cursor.fetchall(), key=lambda row: row[0])
+    }
+
+
+# The data hash of each metric: sha256 over its rows used, one line per row in key
+# order, "period,arm,'unit',value,n" with SQLite's quote() for unit, value and n
+# (quote() writes a REAL with 15 digits, or 20 when 15 do not round-trip: exact).
+# Built by SQLite, so an unchanged pilot is recognised without reading its rows into
+# Python. (Should SQLite ever concatenate in another order, the hash would only
+# differ and the metric be recomputed: never a wrong reuse.)
+_LINE = "period || ',' || arm || ',' || quote(unit) || ',' || quote(value) || ',' || quote(n)"
+_USED = {
+    "two_group": "period >= :start",
+    "spc": "arm = 'pilot'",
+    "pre_post": "arm = 'pilot'",
+    "did": "1",
+}
+_HASHED = {
+    design: f"""SELECT metric_id, group_concat(line, char(10)) AS text FROM (
+                    SELECT metric_id, {_LINE} AS line FROM observation
+                    WHERE pilot_id = :pilot AND period <= :cutoff AND {used}
+                    ORDER BY metric_id, period, arm, unit)
+                GROUP BY metric_id"""  # noqa: S608 - constant text
+    for design, used in _USED.items()
+}
+_EMPTY = hashlib.sha256(b"").hexdigest()
+
+
+def data_hashes(db, plan: FrozenPlan, cutoff: date) -> dict[int, str]:
+    """Each metric's data hash (rows the design uses, up to the cut-off), by metric id."""
+    found = {
+        metric_id: hashlib.sha256(text.encode("utf-8")).hexdigest()
+        for metric_id, text in db.conn.execute(
+            _HASHED[plan.design],
+            {"pilot": plan.pilot_id, "cutoff": cutoff.isoformat(), "start": str(plan.start_date)},
+        )
+    }
+    return {m.metric_id: found.get(m.metric_id, _EMPTY) for m in plan.metrics}
+
+
+def _input_hash(hashes: dict[str, str], settings: dict[str, dict], versions: dict) -> str:
+    canonical = _json({"data": hashes, "settings": settings, "versions": versions})
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def cutoff_for(plan: FrozenPlan, as_of: date) -> date:
+    """Observations up to the as-of date, and never past the pilot's end."""
+    return min(as_of, plan.end_date) if plan.end_date else as_of
+
+
+def evaluate_pilot(
+    db,
+    pilot_id: int,
+    as_of: date | None = None,
+    *,
+    scheduled: bool = False,
+    actor_id: int | None = None,
+    actor_role: str | None = None,
+    now: datetime | None = None,
+    read_back: bool = True,
+) -> dict:
+    """Evaluate the pilot as of `as_of` (default: today in UTC) and store the results.
+
+    Returns the stored evaluation (see `evaluation_at`) with `changed`, the number of
+    rows written (0 when the same inputs were already stored) and `computed`, whether
+    the engine ran (False when the results were copied from identical inputs); with
+    `read_back=False` only those and the key. One audit event `pilot.evaluate` is
+    written when anything was stored.
+    """
+    now = now or datetime.now(UTC)
+    as_of = as_of or now.astimezone(UTC).date()
+    plan = load_plan(db, pilot_id)
+    cutoff = cutoff_for(plan, as_of)
+    existing = {
+        row["metric_id"]: row
+        for row in db.query(
+            "SELECT metric_id, input_hash, scheduled FROM evaluation"
+            " WHERE pilot_id = ? AND as_of = ?",
+            [pilot_id, as_of.isoformat()],
+        )
+    }
+    scheduled = scheduled or any(row["scheduled"] for row in existing.values())
+    versions = methods.library_versions()
+    by_id = data_hashes(db, plan, cutoff)
+    hashes = {m.slug: by_id[m.metric_id] for m in plan.metrics}
+    settings = {m.slug: methods.settings(plan, m, scheduled) for m in plan.metrics}
+    input_hash = _input_hash(hashes, settings, versions)
+    wanted = {m.metric_id for m in plan.metrics}
+    unchanged = set(existing) == wanted and all(
+        row["input_hash"] == input_hash for row in existing.values()
+    )
+    computed, changed = False, 0
+    if not unchanged:
+        copies = {
+            row["metric_id"]: row["id"]
+            for row in db.query(
+                """SELECT metric_id, max(id) AS id FROM evaluation
+                   WHERE pilot_id = ? AND input_hash = ? GROUP BY metric_id""",
+                [pilot_id, input_hash],
+            )
+        }
+        records = None
+        if set(copies) != wanted:
+            computed = True
+            rows = _load_rows(db, pilot_id, cutoff)
+            results = review_several(
+                [
+                    methods.evaluate_metric(plan, m, rows.get(m.metric_id, []), scheduled)
+                    for m in plan.metrics
+                ],
+                alpha=methods.ALPHA,
+            )
+            records = [
+                _record(plan, m, r, as_of, scheduled, hashes, settings, input_hash, versions, now)
+                for m, r in zip(plan.metrics, results, strict=True)
+            ]
+        changed = _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash)
+    if not read_back:
+        return {
+            "pilot_id": pilot_id,
+            "as_of": as_of.isoformat(),
+            "changed": changed,
+            "computed": computed,
+        }
+    stored = evaluation_at(db, pilot_id, as_of)
+    stored.update(changed=changed, computed=computed)
+    return stored
+
+
+def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash, versions, now):
+    details = dict(result.details)
+    if metric.dropped_in_version is not None:
+        details["dropped_in_version"] = metric.dropped_in_version
+    return (
+        plan.pilot_id,
+        metric.metric_id,
+        as_of.isoformat(),
+        plan.version,
+        int(plan.preview),
+        int(scheduled),
+        metric.dropped_in_version,
+        result.role,
+        result.design,
+        result.method,
+        _number(result.estimate),
+        _number(result.ci_low),
+        _number(result.ci_high),
+        _number(result.p_value),
+        int(result.n_pilot or 0),
+        int(result.n_comparison or 0),
+        _number(result.probability_improved),
+        result.verdict,
+        _json(result.summary),
+        _json(details),
+        _json([asdict(w) for w in result.warnings]),
+        hashes[metric.slug],
+        input_hash,
+        _json(settings[metric.slug]),
+        _json(versions),
+        to_utc_text(now),
+    )
+
+
+def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash) -> int:
+    """Write the pilot's rows in one transaction; return how many rows changed."""
+    conn = db.conn
+    metric_ids = [m.metric_id for m in plan.metrics]
+    with db.atomic():
+        before = conn.total_changes
+        if records is not None:
+            conn.executemany(_UPSERT, records)
+        else:
+            conn.executemany(
+                _COPY,
+                [(as_of.isoformat(), to_utc_text(now), copies[i]) for i in metric_ids],
+            )
+        # A metric no longer in the plan (a preview's draft changed) leaves no row behind.
+        marks = ",".join("?" * len(metric_ids)) or "NULL"
+        conn.execute(
+            f"DELETE FROM evaluation WHERE pilot_id = ? AND as_of = ?"  # noqa: S608
+            f" AND metric_id NOT IN ({marks})",
+            (plan.pilot_id, as_of.isoformat(), *metric_ids),
+        )
+        changed = conn.total_changes - before
+        if changed:
+            verdicts = {
+                row["metric"]: row["verdict"]
+                for row in db.query(
+                    """SELECT m.slug AS metric, e.verdict FROM evaluation e
+                       JOIN metric m ON m.id = e.metric_id
+                       WHERE e.pilot_id = ? AND e.as_of = ?""",
+                    [plan.pilot_id, as_of.isoformat()],
+                )
+            }
+            audit.record(
+                db,
+                actor_id=actor_id,
+                actor_role=actor_role,
+                action="pilot.evaluate",
+                object_type="pilot",
+                object_id=plan.pilot_id,
+                after={
+                    "as_of": as_of.isoformat(),
+                    "preview": plan.preview,
+                    "plan_version": plan.version,
+                    "input_hash": input_hash,
+                    "verdicts": verdicts,
+                },
+                at=to_utc_text(now),
+            )
+    return changed
+
+
+# ---- reading back ---------------------------------------------------------------------
+
+
+def result_json(row: dict) -> dict:
+    """A stored row as the API's per-metric result (DESIGN.md "Evaluation result")."""
+    out = {name: row.get(name) for name in RESULT_FIELDS}
+    for name in ("summary", "details", "warnings"):
+        out[name] = json.loads(row[name])
+    return out
+
+
+_SELECT = """SELECT e.*, m.slug AS metric FROM evaluation e JOIN metric m ON m.id = e.metric_id
+             WHERE e.pilot_id = ? AND e.as_of = ?
+             ORDER BY e.dropped_in_version IS NOT NULL,
+                      CASE e.role WHEN 'primary' THEN 0 WHEN 'secondary' THEN 1 ELSE 2 END,
+                      m.slug"""
+
+
+def _look(pilot_id: int, as_of: str, rows: list[dict]) -> dict:
+    first = rows[0] if rows else {}
+    results = [result_json(row) for row in rows]
+    preview = bool(first.get("preview"))
+    concerns = [
+        r["metric"]
+        for r in results
+        if r["role"] == "balancing" and r["details"].get("balancing_concern")
+    ]
+    return {
+        "pilot_id": pilot_id,
+        "as_of": as_of,
+        "preview": preview,
+        "label": PREVIEW_LABEL if preview else None,
+        "scheduled": bool(first.get("scheduled")),
+        "plan_version": first.get("plan_version"),
+        "input_hash": first.get("input_hash"),
+        "computed_at": max((row["computed_at"] for row in rows), default=None),
+        "versions": json.loads(first["versions"]) if rows else {},
+        "balancing_concerns": concerns,
+        "results": results,
+    }
+
+
+def evaluation_at(db, pilot_id: int, as_of: date | str) -> dict:
+    """The stored evaluation of the pilot on that as-of date (results may be empty)."""
+    as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
+    return _look(pilot_id, as_of, list(db.query(_SELECT, [pilot_id, as_of])))
+
+
+def latest_evaluation(db, pilot_id: int) -> dict | None:
+    """The pilot's most recent stored evaluation, or None."""
+    row = next(
+        db.query("SELECT max(as_of) AS as_of FROM evaluation WHERE pilot_id = ?", [pilot_id])
+    )
+    return None if row["as_of"] is None else evaluation_at(db, pilot_id, row["as_of"])
+
+
+def evaluation_history(db, pilot_id: int, limit: int = 100, offset: int = 0) -> list[dict]:
+    """Past evaluations, newest first: per look, each metric's verdict and intervals.
+
+    Enough to draw how an estimate and its interval moved, look by look.
+    """
+    looks = [
+        row["as_of"]
+        for row in db.query(
+            """SELECT DISTINCT as_of FROM evaluation WHERE pilot_id = ?
+               ORDER BY as_of DESC LIMIT ? OFFSET ?""",
+            [pilot_id, limit, offset],
+        )
+    ]
+    history = []
+    for as_of in looks:
+        rows = list(
+            db.query(
+                """SELECT e.as_of, e.preview, e.scheduled, e.plan_version, e.computed_at,
+                          e.role, e.verdict, e.estimate, e.ci_low, e.ci_high, e.p_value,
+                          e.probability_improved, e.dropped_in_version,
+                          json_extract(e.details, '$.sequential_ci_low') AS sequential_ci_low,
+                          json_extract(e.details, '$.sequential_ci_high') AS sequential_ci_high,
+                          m.slug AS metric
+                   FROM evaluation e JOIN metric m ON m.id = e.metric_id
+                   WHERE e.pilot_id = ? AND e.as_of = ? ORDER BY m.slug""",
+                [pilot_id, as_of],
+            )
+        )
+        first = rows[0]
+        history.append(
+            {
+                "as_of": as_of,
+                "preview": bool(first["preview"]),
+                "scheduled": bool(first["scheduled"]),
+                "plan_version": first["plan_version"],
+                "computed_at": max(row["computed_at"] for row in rows),
+                "results": [
+                    {
+                        name: row[name]
+                        for name in (
+                            "metric",
+                            "role",
+                            "verdict",
+                            "estimate",
+                            "ci_low",
+                            "ci_high",
+                            "sequential_ci_low",
+                            "sequential_ci_high",
+                            "p_value",
+                            "probability_improved",
+                        )
+                    }
+                    | {"dropped": row["dropped_in_version"] is not None}
+                    for row in rows
+                ],
+            }
+        )
+    return history

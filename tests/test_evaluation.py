@@ -1,0 +1,459 @@
+"""The evaluation service: each design's stored result is the engine's own answer, stored
+once per (pilot, metric, as-of date), whatever reruns, crashes and kills happen."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from evaluation_data import ADMISSION, DESIGNS, HOUSING, NAV, VISITS, add_observations, records_for
+from sessions import DEMO_EMAIL
+
+from pilots.db import connect
+from pilots.domain import DomainError, tokens
+from pilots.domain import organisation as org
+from pilots.domain import pilots as pilot_domain
+from pilots.evaluation import (
+    PREVIEW_LABEL,
+    evaluate_pilot,
+    evaluation_at,
+    evaluation_history,
+    latest_evaluation,
+    load_plan,
+    methods,
+)
+from pilots.evaluation.cadence import add_months, custom_interval, due_pilots, next_look
+from pilots.evaluation.plan import FrozenPlan, MetricPlan
+from pilots.stats.did import difference_in_differences
+from pilots.stats.its import interrupted_time_series
+from pilots.stats.judgement import evaluate_two_group, judge
+from pilots.stats.several import review_several
+from pilots.stats.spc import xmr_chart
+
+AS_OF = date(2026, 11, 26)
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+RESULT_FIELDS = {
+    "metric",
+    "role",
+    "design",
+    "method",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_pilot",
+    "n_comparison",
+    "probability_improved",
+    "verdict",
+    "summary",
+    "details",
+    "warnings",
+}
+
+
+def _registered(db, pilot_id):
+    """Role, MID and catalogue facts of the pilot's metrics, straight from the tables."""
+    return {
+        row["slug"]: row
+        for row in db.query(
+            """SELECT m.slug, m.name, m.type, m.direction, m.unit, m.min_value, m.max_value,
+                      pm.role, pm.minimal_important_difference AS mid
+               FROM pilot_metric pm JOIN metric m ON m.id = pm.metric_id
+               WHERE pm.pilot_id = ?""",
+            [pilot_id],
+        )
+    }
+
+
+def _judge(estimate, design, meta, planned_n):
+    return judge(
+        estimate,
+        metric=meta["slug"],
+        role=meta["role"],
+        design=design,
+        direction=meta["direction"],
+        minimal_important_difference=meta["mid"],
+        metric_type=meta["type"],
+        tuning=float(planned_n or 100),
+        metric_name=meta["name"],
+        unit=meta["unit"] or None,
+    )
+
+
+def _direct(db, title, pilot_id):
+    """The engine called by hand on the generated rows, as the design prescribes."""
+    records = records_for(title)
+    metas = _registered(db, pilot_id)
+    pilot = pilot_domain.get_pilot(db, pilot_id)
+    start = date.fromisoformat(pilot["start_date"])
+    results = []
+    for slug, meta in metas.items():
+        rows = [r for r in records if r["metric"] == slug]
+        if DESIGNS[title] == "two_group":
+            arms = {
+                arm: [r for r in rows if r.get("arm", "pilot") == arm and r["period"] >= str(start)]
+                for arm in ("pilot", "comparison")
+            }
+            results.append(
+                evaluate_two_group(
+                    [r["value"] for r in arms["pilot"]],
+                    [r["value"] for r in arms["comparison"]],
+                    metric=slug,
+                    role=meta["role"],
+                    direction=meta["direction"],
+                    metric_type=meta["type"],
+                    minimal_important_difference=meta["mid"],
+                    pilot_n=[r.get("n") for r in arms["pilot"]],
+                    comparison_n=[r.get("n") for r in arms["comparison"]],
+                    min_value=meta["min_value"],
+                    max_value=meta["max_value"],
+                    tuning=float(pilot["planned_n"] or 100),
+                    metric_name=meta["name"],
+                    unit=meta["unit"] or None,
+                )
+            )
+        elif DESIGNS[title] == "pre_post":
+            points = [(date.fromisoformat(r["period"]), r["value"]) for r in rows]
+            estimate = interrupted_time_series(points, start)
+            results.append(_judge(estimate, "pre_post", meta, pilot["planned_n"]))
+        elif DESIGNS[title] == "spc":
+            points = [(date.fromisoformat(r["period"]), r["value"]) for r in rows]
+            estimate = xmr_chart(points, start, direction=meta["direction"])
+            results.append(_judge(estimate, "spc", meta, pilot["planned_n"]))
+        else:
+            panel = [
+                (r["unit"], r["arm"], date.fromisoformat(r["period"]), r["value"] / r["n"])
+                for r in rows
+            ]
+            estimate = difference_in_differences(panel, start)
+            results.append(_judge(estimate, "did", meta, pilot["planned_n"]))
+    return {r.metric: r for r in review_several(results)}
+
+
+@pytest.mark.parametrize("title", [HOUSING, ADMISSION, VISITS, NAV], ids=DESIGNS.get)
+def test_each_design_stores_one_row_per_metric_and_the_engines_answer(db, title):
+    pilot_id = add_observations(db, [title])[title]
+    look = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    expected = _direct(db, title, pilot_id)
+    rows = list(db.query("SELECT * FROM evaluation WHERE pilot_id = ?", [pilot_id]))
+    assert len(rows) == len(expected) == len(look["results"]) >= 1
+    assert {row["as_of"] for row in rows} == {AS_OF.isoformat()}
+    assert look["preview"] is False and look["label"] is None and look["scheduled"] is False
+    for stored in look["results"]:
+        assert set(stored) == RESULT_FIELDS
+        direct = expected[stored["metric"]]
+        assert stored["design"] == DESIGNS[title]
+        assert (stored["role"], stored["method"], stored["verdict"]) == (
+            direct.role,
+            direct.method,
+            direct.verdict,
+        )
+        for name in ("estimate", "ci_low", "ci_high", "p_value", "probability_improved"):
+            expected_value = getattr(direct, name)
+            if expected_value is None:
+                assert stored[name] is None, name
+            else:
+                assert stored[name] == pytest.approx(expected_value, rel=1e-9, abs=1e-12)
+        assert (stored["n_pilot"], stored["n_comparison"]) == (direct.n_pilot, direct.n_comparison)
+        assert stored["summary"] == dict(direct.summary)
+        assert [w["code"] for w in stored["warnings"]] == [w.code for w in direct.warnings]
+        if title == VISITS and direct.verdict != "insufficient_data":
+            assert stored["details"]["upper_limit"] == pytest.approx(direct.details["upper_limit"])
+            assert len(stored["details"]["points"]) == len(direct.details["points"])
+    row = rows[0]
+    assert len(row["data_hash"]) == len(row["input_hash"]) == 64
+    assert set(json.loads(row["versions"])) == {"pilots", "statsmodels", "numpy", "scipy", "pandas"}
+    settings = json.loads(row["settings"])
+    assert settings["design"] == DESIGNS[title] and settings["plan_version"] is not None
+
+
+def test_several_metrics_are_reviewed_together(db):
+    pilot_id = add_observations(db, [HOUSING])[HOUSING]
+    results = {r["metric"]: r for r in evaluate_pilot(db, pilot_id, AS_OF, now=NOW)["results"]}
+    assert "p_value_holm" in results["er-visits"]["details"]  # the secondary metric
+    assert "balancing_concern" in results["staff-sick-leave"]["details"]
+    assert results["housed-6m"]["verdict"] == "improved"
+
+
+def test_a_rerun_changes_nothing_and_changed_data_replace_that_days_result(db):
+    pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
+    events = db["audit_event"].count
+    first = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    assert first["changed"] == 1 and first["computed"] and db["audit_event"].count == events + 1
+    before = list(db.query("SELECT * FROM evaluation WHERE pilot_id = ?", [pilot_id]))
+    again = evaluate_pilot(db, pilot_id, AS_OF, now=datetime(2026, 11, 26, 15, 0, tzinfo=UTC))
+    assert again["changed"] == 0 and not again["computed"]
+    assert list(db.query("SELECT * FROM evaluation WHERE pilot_id = ?", [pilot_id])) == before
+    assert db["audit_event"].count == events + 1
+
+    with db.atomic():
+        db.execute("UPDATE observation SET value = value + 40 WHERE pilot_id = ?", [pilot_id])
+    changed = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    rows = list(db.query("SELECT * FROM evaluation WHERE pilot_id = ?", [pilot_id]))
+    assert changed["changed"] == 1 and len(rows) == 1
+    assert rows[0]["id"] == before[0]["id"] and rows[0]["input_hash"] != before[0]["input_hash"]
+    assert db["audit_event"].count == events + 2
+
+
+def test_unchanged_data_on_a_later_day_is_copied_not_recomputed(db, monkeypatch):
+    pilot_id = add_observations(db, [VISITS])[VISITS]
+    first = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed identical inputs")
+
+    monkeypatch.setattr(methods, "evaluate_metric", refuse)
+    later = evaluate_pilot(db, pilot_id, date(2026, 11, 27), now=NOW)
+    assert later["changed"] == len(first["results"]) and not later["computed"]
+    assert later["results"] == first["results"] and later["as_of"] == "2026-11-27"
+    assert [look["as_of"] for look in evaluation_history(db, pilot_id)] == [
+        "2026-11-27",
+        "2026-11-26",
+    ]
+    assert latest_evaluation(db, pilot_id)["as_of"] == "2026-11-27"
+
+
+def test_a_crash_after_the_first_metric_stores_nothing_and_a_rerun_stores_each_once(
+    db, monkeypatch
+):
+    pilot_id = add_observations(db, [HOUSING])[HOUSING]
+    real, calls = methods.evaluate_metric, []
+
+    def crash_after_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("killed mid-run")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(methods, "evaluate_metric", crash_after_first)
+    with pytest.raises(RuntimeError):
+        evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    assert db["evaluation"].count == 0
+    monkeypatch.setattr(methods, "evaluate_metric", real)
+    evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    keys = list(db.query("SELECT metric_id, count(*) AS n FROM evaluation GROUP BY metric_id"))
+    assert len(keys) == 3 and {k["n"] for k in keys} == {1}
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+KILL_SCRIPT = """
+import sys
+from datetime import date, timedelta
+from pilots.db import connect
+from pilots.evaluation import evaluate_pilot
+db = connect(sys.argv[1])
+pilot_id = int(sys.argv[2])
+print("started", flush=True)
+day = date(2026, 1, 1)
+while True:
+    evaluate_pilot(db, pilot_id, day)
+    day += timedelta(days=1)
+"""
+
+
+def test_a_process_killed_mid_evaluation_leaves_whole_looks_and_a_rerun_one_per_key(db, db_path):
+    ids = add_observations(db, [HOUSING])
+    pilot_id = ids[HOUSING]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(db_path), str(pilot_id)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert child.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 20
+    while db["evaluation"].count < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    check = connect(str(db_path))
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    looks = list(check.query("SELECT as_of, count(*) AS n FROM evaluation GROUP BY as_of"))
+    assert len(looks) >= 10 and {look["n"] for look in looks} == {3}  # whole looks only
+    for look in looks:
+        evaluate_pilot(check, pilot_id, date.fromisoformat(look["as_of"]))
+    keys = next(check.query("SELECT count(*) AS n, count(DISTINCT as_of) AS d FROM evaluation"))
+    assert keys["n"] == 3 * keys["d"] == 3 * len(looks)
+    check.close()
+
+
+def test_a_pilot_not_yet_approved_is_a_labelled_preview(db):
+    alarm = next(db.query("SELECT id FROM pilot WHERE title = 'Trygghetsalarm med fast svarer'"))
+    look = evaluate_pilot(db, alarm["id"], AS_OF, now=NOW)
+    assert look["preview"] is True and look["label"] == PREVIEW_LABEL == "not pre-registered"
+    assert look["plan_version"] is None and len(look["results"]) == 1
+    assert look["results"][0]["verdict"] == "insufficient_data"
+    draft = next(db.query("SELECT id FROM pilot WHERE title = 'Husleiegaranti uten søknad'"))
+    with pytest.raises(DomainError):
+        evaluate_pilot(db, draft["id"], AS_OF, now=NOW)
+
+
+def test_a_metric_dropped_after_approval_is_still_evaluated_and_marked(db):
+    pilot_id = add_observations(db, [HOUSING])[HOUSING]
+    kari = org.user_by_email(db, DEMO_EMAIL["frontline"])["id"]
+    ingrid = org.user_by_email(db, DEMO_EMAIL["leader"])["id"]
+    pilot = pilot_domain.get_pilot(db, pilot_id)
+    fields = {name: pilot[name] for name in pilot_domain.CHARTER_TEXT}
+    fields.update(
+        {k: pilot[k] for k in ("start_date", "end_date", "design", "cadence", "risk_flags")}
+    )
+    fields.update({k: str(pilot[k] or "") for k in ("citizens_involved", "cost", "planned_n")})
+    keep = [
+        {"metric_id": m["metric_id"], "role": m["role"], "minimal_important_difference": None}
+        for m in pilot["metrics"]
+        if m["slug"] != "er-visits"
+    ]
+    version = pilot_domain.propose_amendment(
+        db, pilot_id, fields, keep, "ER data are too late.", kari
+    )
+    pilot_domain.approve(db, pilot_id, ingrid, version["number"])
+    plan = load_plan(db, pilot_id)
+    assert [m.slug for m in plan.metrics][-1] == "er-visits"
+    results = {r["metric"]: r for r in evaluate_pilot(db, pilot_id, AS_OF, now=NOW)["results"]}
+    assert results["er-visits"]["details"]["dropped_in_version"] == version["number"]
+    assert results["er-visits"]["verdict"] != "insufficient_data"
+    assert "dropped_in_version" not in results["housed-6m"]["details"]
+    stored = next(db.query("SELECT dropped_in_version FROM evaluation WHERE dropped_in_version"))
+    assert stored["dropped_in_version"] == version["number"]
+
+
+def test_a_pre_post_rate_is_judged_as_a_ratio_against_one():
+    plan = FrozenPlan(
+        pilot_id=1,
+        status="running",
+        preview=False,
+        version=1,
+        plan_hash="x",
+        design="pre_post",
+        start_date=date(2025, 1, 1),
+        end_date=None,
+        planned_n=None,
+        cadence="monthly",
+        cadence_rule="",
+        metrics=(),
+    )
+    metric = MetricPlan(1, "er", "ER visits", "rate", "down", "", None, None, "primary", 0.1)
+    months = [f"{2023 + k // 12}-{k % 12 + 1:02d}-01" for k in range(36)]
+    rows = [
+        (p, "pilot", "", float(200 * (0.6 if p >= "2025-01-01" else 1.0) + k % 5), 1000.0)
+        for k, p in enumerate(months)
+    ]
+    result = methods.evaluate_metric(plan, metric, rows, scheduled=False)
+    assert result.method == "its_poisson_hac" and result.estimate == pytest.approx(0.6, abs=0.05)
+    assert result.ci_low < result.estimate < result.ci_high < 1
+    assert result.verdict == "improved" and result.probability_improved > 0.99
+
+
+def test_scheduled_looks_use_the_sequential_interval_and_stay_scheduled(db):
+    pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
+    look = evaluate_pilot(db, pilot_id, AS_OF, scheduled=True, now=NOW)
+    details = look["results"][0]["details"]
+    assert look["scheduled"] and details["verdict_interval"] == "sequential"
+    assert details["sequential_ci_low"] < look["results"][0]["ci_low"]
+    # An "evaluate now" later that day keeps the scheduled look (and changes nothing).
+    again = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    assert again["scheduled"] and again["changed"] == 0
+
+
+def test_cadences():
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+    assert next_look(None, "weekly") is None
+    assert next_look(date(2026, 3, 27), "weekly") == date(2026, 4, 3)
+    assert next_look(date(2026, 1, 31), "monthly") == date(2026, 2, 28)
+    assert next_look(date(2026, 1, 1), "custom", "hver 3. uke") == date(2026, 1, 22)
+    assert next_look(date(2026, 1, 1), "custom", "every second Monday") == date(2026, 1, 15)
+    assert next_look(date(2026, 1, 1), "custom", "when we feel like it") == date(2026, 2, 1)
+    assert custom_interval("kvartalsvis").count == 3 and custom_interval("") is None
+
+
+def test_due_pilots_follow_their_cadence(db):
+    visits = next(db.query("SELECT id FROM pilot WHERE title = ?", [VISITS]))["id"]  # weekly
+    admission = next(db.query("SELECT id FROM pilot WHERE title = ?", [ADMISSION]))["id"]
+    due = {p["id"] for p in due_pilots(db, AS_OF)}
+    assert {visits, admission} <= due
+    evaluate_pilot(db, visits, AS_OF, scheduled=True, now=NOW)
+    evaluate_pilot(db, admission, AS_OF, scheduled=True, now=NOW)
+    for day, expected in ((date(2026, 12, 2), set()), (date(2026, 12, 3), {visits})):
+        assert {p["id"] for p in due_pilots(db, day)} & {visits, admission} == expected
+    assert admission in {p["id"] for p in due_pilots(db, date(2026, 12, 26))}
+
+
+# ---- CLI and API ------------------------------------------------------------------------
+
+
+def test_the_evaluate_command(runner, db):
+    pilot_id = add_observations(db, [HOUSING])[HOUSING]
+    args = ["evaluate", "--pilot", str(pilot_id), "--as-of", "2026-11-26"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "as of 2026-11-26: stored" in result.output and "housed-6m" in result.output
+    assert "unchanged" in runner.invoke(args=args).output
+    assert runner.invoke(args=["evaluate", "--pilot", "99999"]).exit_code != 0
+    everything = runner.invoke(args=["evaluate", "--as-of", "2026-11-26"])
+    assert everything.exit_code == 0 and "Pilot" in everything.output
+
+
+@pytest.fixture
+def api(client, db):
+    def call(email, method, url, **kwargs):
+        token = tokens.create_token(db, org.user_by_email(db, email)["id"], "test")[0]
+        headers = {"Authorization": f"Bearer {token}"}
+        return client.open(url, method=method, headers=headers, **kwargs)
+
+    return call
+
+
+def test_evaluate_now_latest_and_history_through_the_api(api, db):
+    pilot_id = add_observations(db, [HOUSING])[HOUSING]
+    url = f"/api/v1/pilots/{pilot_id}/evaluations"
+    assert api(DEMO_EMAIL["analyst"], "GET", url + "/latest").status_code == 404
+    posted = api(DEMO_EMAIL["frontline"], "POST", url, json={"as_of": "2026-11-20"})
+    assert posted.status_code == 200, posted.json
+    assert posted.json["as_of"] == "2026-11-20" and posted.json["preview"] is False
+    assert [set(r) for r in posted.json["results"]] == [RESULT_FIELDS] * 3
+    latest = api(DEMO_EMAIL["analyst"], "GET", url + "/latest")
+    assert latest.status_code == 200 and latest.json["results"] == posted.json["results"]
+    assert api(DEMO_EMAIL["analyst"], "POST", url).status_code == 200  # today
+    assert api(DEMO_EMAIL["leader"], "POST", url).status_code == 200  # leads the unit
+    history = api(DEMO_EMAIL["leader"], "GET", url)
+    assert history.status_code == 200
+    assert len(history.json["evaluations"]) == 2
+    assert history.json["evaluations"][-1]["as_of"] == "2026-11-20"
+
+
+@pytest.mark.parametrize(
+    ("email", "body", "status"),
+    [
+        ("per@fjordvik.example", None, 403),  # a leader of another unit
+        (DEMO_EMAIL["admin"], None, 403),  # admins read no results
+        ("ola@fjordvik.example", None, 403),  # frontline on another team
+        (DEMO_EMAIL["frontline"], {"as_of": "2999-01-01"}, 422),
+        (DEMO_EMAIL["frontline"], {"as_of": "26.11.2026"}, 422),
+    ],
+)
+def test_evaluate_now_is_refused(api, db, email, body, status):
+    pilot_id = next(db.query("SELECT id FROM pilot WHERE title = ?", [HOUSING]))["id"]
+    response = api(email, "POST", f"/api/v1/pilots/{pilot_id}/evaluations", json=body)
+    assert response.status_code == status
+    assert db["evaluation"].count == 0
+
+
+def test_a_draft_is_not_found_by_others(api, db):
+    draft = next(db.query("SELECT id FROM pilot WHERE status = 'draft'"))["id"]
+    response = api(DEMO_EMAIL["analyst"], "POST", f"/api/v1/pilots/{draft}/evaluations")
+    assert response.status_code == 404
+
+
+def test_evaluation_at_an_empty_date_has_no_results(db):
+    look = evaluation_at(db, 1, "2020-01-01")
+    assert look["results"] == [] and look["as_of"] == "2020-01-01"
