@@ -1,0 +1,363 @@
+"""Notifications: the in-app inbox, and each leader's daily or weekly digest.
+
+Layer: domain (no Flask). A notification is a title, a link into the app and a short
+summary: never the content of a report, a story or a comment, so an inbox or a mail
+that reaches the wrong eyes says little. `send_digests(db, now, mail)` is the job:
+for every leader whose digest is due (daily: once per UTC day; weekly: once per ISO
+week, on the first run from Monday), it gathers the signals since their last digest
+and the decisions due in their units, puts a notification in their inbox and sends
+the same text by e-mail when SMTP is configured (`mail` holds the SMTP_* settings),
+otherwise keeps it in the outbox that admins see. The `digest` table's UNIQUE
+(user, period) key is the claim, so two runs, or a rerun, send a digest once.
+The text is written here in the person's language (nb or en), as the statistics
+engine writes its summaries, so the job runs without a web request.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from pilots.db import to_utc_text
+from pilots.domain import DomainError, NotFound, audit
+from pilots.domain import results as results_domain
+
+FREQUENCIES = ("daily", "weekly", "off")
+DEFAULT_FREQUENCY = "weekly"
+
+_WORDS = {
+    "nb": {
+        "subject": "Pilotoversikt: {signals} nye signaler, {decisions} beslutninger venter",
+        "intro": "Hei {name}. Dette har skjedd i pilotene i enhetene dine siden {since}.",
+        "signals": "Nye signaler",
+        "decisions": "Piloter forbi sluttdato uten beslutning",
+        "approvals": "Planer som venter på godkjenning: {n}",
+        "concern": "balanserende mål: mulig skade",
+        "improved": "forbedret",
+        "worsened": "forverret",
+        "no_clear_change": "ingen klar endring",
+        "insufficient_data": "for lite data",
+        "ended": "sluttet {day}",
+        "outro": "Se hele oversikten: {link}",
+        "settings": "Du får denne oppsummeringen {frequency}. Endre det på profilsiden din.",
+        "daily": "hver dag",
+        "weekly": "hver uke",
+        "title": "Oppsummering: {signals} signaler, {decisions} beslutninger venter",
+    },
+    "en": {
+        "subject": "Pilots digest: {signals} new signals, {decisions} decisions due",
+        "intro": "Hello {name}. This happened in the pilots of your units since {since}.",
+        "signals": "New signals",
+        "decisions": "Pilots past their end date without a decision",
+        "approvals": "Plans waiting for approval: {n}",
+        "concern": "balancing metric: possible harm",
+        "improved": "improved",
+        "worsened": "worsened",
+        "no_clear_change": "no clear change",
+        "insufficient_data": "not enough data",
+        "ended": "ended {day}",
+        "outro": "See the whole portfolio: {link}",
+        "settings": "You get this digest {frequency}. Change that on your profile page.",
+        "daily": "every day",
+        "weekly": "every week",
+        "title": "Digest: {signals} signals, {decisions} decisions due",
+    },
+}
+
+
+# ---- the inbox -----------------------------------------------------------------------
+
+
+def notify(db, user_id: int, kind: str, title: str, link: str, summary: str, now: str) -> int:
+    """Put one notification in a person's inbox (inside the caller's transaction)."""
+    return db.conn.execute(
+        """INSERT INTO notification (user_id, kind, title, link, summary, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (user_id, kind, title[:200], link, summary[:500], now),
+    ).lastrowid
+
+
+def unread_count(db, user_id: int) -> int:
+    return next(
+        db.query(
+            "SELECT count(*) AS n FROM notification WHERE user_id = ? AND read_at IS NULL",
+            [user_id],
+        )
+    )["n"]
+
+
+def inbox(db, user_id: int, limit: int = 20, offset: int = 0) -> tuple[list[dict], int]:
+    """A page of the person's notifications, newest first, and how many there are."""
+    total = next(db.query("SELECT count(*) AS n FROM notification WHERE user_id = ?", [user_id]))[
+        "n"
+    ]
+    rows = list(
+        db.query(
+            """SELECT * FROM notification WHERE user_id = ?
+               ORDER BY id DESC LIMIT ? OFFSET ?""",
+            [user_id, limit, offset],
+        )
+    )
+    return rows, total
+
+
+def mark_read(db, notification_id: int, user_id: int, now: str) -> dict:
+    """Mark one of the person's own notifications read; someone else's is NotFound."""
+    with db.atomic():
+        row = next(
+            db.query(
+                "SELECT * FROM notification WHERE id = ? AND user_id = ?",
+                [notification_id, user_id],
+            ),
+            None,
+        )
+        if row is None:
+            raise NotFound(f"No notification {notification_id}")
+        db.execute(
+            "UPDATE notification SET read_at = coalesce(read_at, ?) WHERE id = ?",
+            [now, notification_id],
+        )
+        audit.record(
+            db,
+            actor_id=user_id,
+            action="notification.read",
+            object_type="notification",
+            object_id=notification_id,
+            at=now,
+        )
+    return row
+
+
+def mark_all_read(db, user_id: int, now: str) -> int:
+    """Mark all the person's notifications read; returns how many were unread."""
+    with db.atomic():
+        count = db.conn.execute(
+            "UPDATE notification SET read_at = ? WHERE user_id = ? AND read_at IS NULL",
+            (now, user_id),
+        ).rowcount
+        audit.record(
+            db,
+            actor_id=user_id,
+            action="notification.read_all",
+            object_type="user",
+            object_id=user_id,
+            after={"count": count},
+            at=now,
+        )
+    return count
+
+
+# ---- digest settings ------------------------------------------------------------------
+
+
+def digest_frequency(db, user_id: int) -> str:
+    row = next(db.query("SELECT frequency FROM digest_setting WHERE user_id = ?", [user_id]), None)
+    return row["frequency"] if row else DEFAULT_FREQUENCY
+
+
+def set_digest_frequency(db, user_id: int, frequency: str, now: str) -> str:
+    if frequency not in FREQUENCIES:
+        raise DomainError("Choose daily, weekly or no digest.", "frequency")
+    with db.atomic():
+        before = digest_frequency(db, user_id)
+        db.execute(
+            """INSERT INTO digest_setting (user_id, frequency, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (user_id) DO UPDATE SET frequency = excluded.frequency,
+                                                  updated_at = excluded.updated_at""",
+            [user_id, frequency, now],
+        )
+        audit.record(
+            db,
+            actor_id=user_id,
+            action="user.digest",
+            object_type="user",
+            object_id=user_id,
+            before={"frequency": before},
+            after={"frequency": frequency},
+            at=now,
+        )
+    return frequency
+
+
+# ---- the digest job ------------------------------------------------------------------
+
+
+def period_key(frequency: str, now: datetime) -> str:
+    """The period a digest covers: a UTC day, or an ISO week."""
+    day = now.astimezone(UTC).date()
+    if frequency == "daily":
+        return f"D{day.isoformat()}"
+    year, week, _ = day.isocalendar()
+    return f"W{year}-{week:02d}"
+
+
+def _leaders(db) -> list[dict]:
+    return list(
+        db.query(
+            """SELECT DISTINCT u.id, u.name, u.email, u.language,
+                      coalesce(s.frequency, ?) AS frequency
+               FROM users u JOIN role r ON r.user_id = u.id AND r.role = 'leader'
+               LEFT JOIN digest_setting s ON s.user_id = u.id
+               WHERE u.active = 1 ORDER BY u.id""",
+            [DEFAULT_FREQUENCY],
+        )
+    )
+
+
+def _since(db, leader: dict, now: datetime) -> str:
+    row = next(
+        db.query(
+            "SELECT max(created_at) AS at FROM digest WHERE user_id = ? AND channel != 'failed'",
+            [leader["id"]],
+        )
+    )
+    if row["at"]:
+        return row["at"]
+    days = 1 if leader["frequency"] == "daily" else 7
+    return to_utc_text(now - timedelta(days=days))
+
+
+def compose(leader: dict, since: str, signals, decisions, approvals: int, base_url: str):
+    """The digest's title, short summary and mail text, in the leader's language.
+
+    Pilot titles, metric names and verdict words only: no report text.
+    """
+    words = _WORDS.get(leader.get("language") or "nb", _WORDS["nb"])
+    day = since[:10]
+    shown_day = f"{day[8:10]}.{day[5:7]}.{day[0:4]}" if words is _WORDS["nb"] else day
+    counts = {"signals": len(signals), "decisions": len(decisions)}
+    lines = [words["intro"].format(name=leader["name"], since=shown_day), ""]
+    if signals:
+        lines.append(words["signals"] + ":")
+        for s in signals:
+            what = words["concern"] if s["concern"] else words.get(s["verdict"], s["verdict"])
+            lines.append(
+                f"- {s['title']}: {s['metric_name']} ({what}) {base_url}/pilots/{s['pilot_id']}"
+            )
+        lines.append("")
+    if decisions:
+        lines.append(words["decisions"] + ":")
+        for d in decisions:
+            ended = words["ended"].format(day=d["end_date"])
+            lines.append(f"- {d['title']} ({ended}) {base_url}/pilots/{d['id']}")
+        lines.append("")
+    if approvals:
+        lines += [words["approvals"].format(n=approvals), ""]
+    lines.append(words["outro"].format(link=f"{base_url}/portfolio"))
+    lines.append(words["settings"].format(frequency=words[leader["frequency"]]))
+    title = words["title"].format(**counts)
+    summary_parts = [s["title"] for s in signals[:3]] + [d["title"] for d in decisions[:2]]
+    return {
+        "subject": words["subject"].format(**counts),
+        "title": title,
+        "summary": "; ".join(summary_parts)[:300],
+        "body": "\n".join(lines),
+    }
+
+
+def _approvals_waiting(db, leader_id: int, now: datetime) -> int:
+    from pilots.domain.pilots import leader_queue
+
+    return sum(1 for row in leader_queue(db, leader_id, now) if not row["own"])
+
+
+def send_mail(mail: dict, recipient: str, subject: str, body: str) -> None:
+    """Send one plain-text mail through the configured SMTP server."""
+    message = EmailMessage()
+    message["From"] = mail.get("SMTP_FROM") or "pilots@localhost"
+    message["To"] = recipient
+    message["Subject"] = subject
+    message.set_content(body)
+    port = int(mail.get("SMTP_PORT") or 25)
+    with smtplib.SMTP(mail["SMTP_HOST"], port, timeout=15) as server:
+        server.ehlo()
+        if server.has_extn("starttls"):
+            server.starttls()
+            server.ehlo()
+        if mail.get("SMTP_USER"):
+            server.login(mail["SMTP_USER"], mail.get("SMTP_PASSWORD") or "")
+        server.send_message(message)
+
+
+def send_digests(db, now: datetime, mail: dict | None = None) -> dict:
+    """Send every due digest once; returns what was done, per channel.
+
+    `mail`: the SMTP_* settings and BASE_URL (a Flask config will do); without an
+    SMTP_HOST the digests go to the outbox. A leader with nothing to report gets no
+    mail, but the period is still marked done.
+    """
+    mail = mail or {}
+    base_url = (mail.get("BASE_URL") or "").rstrip("/")
+    stamp = to_utc_text(now)
+    today = now.astimezone(UTC).date()
+    done = {"smtp": 0, "outbox": 0, "none": 0, "failed": 0, "skipped": 0}
+    for leader in _leaders(db):
+        frequency = leader["frequency"]
+        if frequency == "off":
+            continue
+        key = period_key(frequency, now)
+        since = _since(db, leader, now)
+        signals = results_domain.signals_since(db, leader["id"], since)
+        decisions = results_domain.decisions_due(db, leader["id"], today)
+        approvals = _approvals_waiting(db, leader["id"], now)
+        channel = "none"
+        if signals or decisions:
+            channel = "smtp" if mail.get("SMTP_HOST") else "outbox"
+        text = compose(leader, since, signals, decisions, approvals, base_url)
+        with db.atomic():
+            claimed = db.conn.execute(
+                """INSERT INTO digest (user_id, period_key, frequency, since, signals,
+                                       decisions, channel, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, period_key) DO NOTHING""",
+                (leader["id"], key, frequency, since, len(signals), len(decisions), channel, stamp),
+            ).rowcount
+            if not claimed:
+                done["skipped"] += 1
+                continue
+            if channel != "none":
+                notify(
+                    db, leader["id"], "digest", text["title"], "/portfolio", text["summary"], stamp
+                )
+            if channel == "outbox":
+                _to_outbox(db, leader, text, stamp)
+        if channel == "smtp":
+            try:
+                send_mail(mail, leader["email"], text["subject"], text["body"])
+            except (OSError, smtplib.SMTPException):
+                channel = "failed"
+                with db.atomic():
+                    db.execute(
+                        "UPDATE digest SET channel = 'failed' WHERE user_id = ? AND period_key = ?",
+                        [leader["id"], key],
+                    )
+                    _to_outbox(db, leader, text, stamp)
+        done[channel] += 1
+    return done
+
+
+def _to_outbox(db, leader: dict, text: dict, stamp: str) -> None:
+    db.execute(
+        """INSERT INTO outbox (user_id, recipient, subject, body, created_at)
+           VALUES (?, ?, ?, ?, ?)""",
+        [leader["id"], leader["email"], text["subject"], text["body"], stamp],
+    )
+
+
+def outbox(db, limit: int = 20, offset: int = 0) -> tuple[list[dict], int]:
+    total = next(db.query("SELECT count(*) AS n FROM outbox"))["n"]
+    rows = list(db.query("SELECT * FROM outbox ORDER BY id DESC LIMIT ? OFFSET ?", [limit, offset]))
+    return rows, total
+
+
+def job_runs(db, *, failed_only: bool = False, limit: int = 50, offset: int = 0):
+    """The scheduler's job-run log, newest first, and how many rows match."""
+    where = "WHERE status = 'failed'" if failed_only else ""
+    total = next(db.query(f"SELECT count(*) AS n FROM job_run {where}"))["n"]  # noqa: S608
+    rows = list(
+        db.query(
+            f"SELECT * FROM job_run {where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            [limit, offset],
+        )
+    )
+    return rows, total

@@ -1,0 +1,428 @@
+"""Results: the section on the pilot page, "evaluate now", and the analyst's overview
+with its forest plot and exports.
+
+The numbers come from the stored evaluations (`pilots.domain.results` shapes them);
+this module adds the reader's words: labels inside the charts' JSON, warnings as
+plain sentences, and the access checks. The pilot page includes
+`results/section.html`; "evaluate now" answers htmx with just its `results` block.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from pilots.domain import DomainError, NotFound, audit
+from pilots.domain import metrics as catalogue
+from pilots.domain import organisation as org
+from pilots.domain import pilots as pilot_domain
+from pilots.domain import results as domain
+from pilots.domain.observations import format_number, neutralise
+from pilots.evaluation import evaluate_pilot
+from pilots.web import get_db
+from pilots.web.access import allow
+from pilots.web.i18n import format_day, label
+from pilots.web.i18n import format_number as shown_number
+from pilots.web.pages import id_arg, page
+
+bp = Blueprint("results", __name__)
+
+
+def warning_text(code: str, params: dict) -> str:
+    """A data-quality warning code as a plain sentence in the reader's language."""
+    p = params or {}
+    texts = {
+        "too_few_units": _(
+            "Too few units to compare (%(n)s, at least %(minimum)s are needed).",
+            n=p.get("n", "?"),
+            minimum=p.get("minimum", "?"),
+        ),
+        "non_finite_values": _(
+            "%(count)s values were not numbers and were left out.", count=p.get("count", "?")
+        ),
+        "value_out_of_range": _(
+            "Some values lie outside what the metric can take; check the data."
+        ),
+        "zero_variance": _("All values are the same, so no interval can be computed."),
+        "zero_trials": _("A group has no trials, so its share cannot be computed."),
+        "invalid_counts": _(
+            "Some counts are impossible (more successes than trials, or negative)."
+        ),
+        "not_binary": _(
+            "A share needs values 0 or 1 (or counts with n); %(count)s values were neither.",
+            count=p.get("count", "?"),
+        ),
+        "zero_exposure": _("A group has no exposure, so its rate cannot be computed."),
+        "too_few_events": _("Too few events for a reliable rate comparison."),
+        "no_events_in_arm": _("One group had no events at all; the ratio is uncertain."),
+        "all_or_none": _(
+            "Everyone or no one in a group had the outcome; the interval is uncertain."
+        ),
+        "zero_baseline": _("The comparison level is zero, so no relative change can be given."),
+        "sample_ratio_mismatch": _(
+            "The groups are much more unequal in size than planned; check how people were assigned."
+        ),
+        "pre_period_mismatch": _("The groups differed already before the start."),
+        "missing_periods": _("%(count)s periods have no data.", count=p.get("count", "?")),
+        "duplicate_periods": _(
+            "Some periods appear twice; the chart cannot be drawn until that is fixed."
+        ),
+        "too_few_points": _("Too few periods for this method yet."),
+        "autocorrelation": _(
+            "Consecutive periods are correlated; the intervals allow for it, but read them with care."  # noqa: E501
+        ),
+        "trial_limits": _(
+            "The limits rest on only %(n)s baseline points (%(minimum)s are usual): they are trial limits.",  # noqa: E501
+            n=p.get("n", "?"),
+            minimum=p.get("minimum", "?"),
+        ),
+        "too_few_baseline_points": _(
+            "Too few periods before the start to compute limits (%(n)s, at least %(minimum)s).",
+            n=p.get("n", "?"),
+            minimum=p.get("minimum", "?"),
+        ),
+        "no_points_after_start": _("No data since the pilot started yet."),
+        "rebase_ignored": _(
+            "Some changes of the limits were ignored: too few points between them."
+        ),
+        "unit_in_both_arms": _(
+            "Some units appear in both groups; each unit must belong to one group."
+        ),
+        "empty_cell": _("A group has no data before or after the start."),
+        "pre_trend": _(
+            "The groups were already moving apart before the start; the comparison may be biased."
+        ),
+        "pre_trend_untestable": _(
+            "Too few periods before the start to check that the groups moved alike."
+        ),
+        "few_clusters": _(
+            "Few units per group: the interval comes from a permutation test, not from the usual formula."  # noqa: E501
+        ),
+        "comparison_rows_ignored": _(
+            "%(count)s rows for the comparison group were left out: this design uses the pilot group only.",  # noqa: E501
+            count=p.get("count", "?"),
+        ),
+        "sequential_interval_unavailable": _(
+            "The interval for repeated looks could not be computed, so no verdict is given on this look."  # noqa: E501
+        ),
+        "spc_phase_unknown": _("The chart could not tell which points came after the start."),
+    }
+    return texts.get(code, _("Data-quality note: %(code)s", code=code))
+
+
+def verdict_label(code: str) -> str:
+    return {
+        "improved": _("Improved"),
+        "worsened": _("Worsened"),
+        "no_clear_change": _("No clear change"),
+        "insufficient_data": _("Not enough data"),
+    }.get(code, code)
+
+
+def _period_label(period: str) -> str:
+    return format_day(period)
+
+
+def _chart_text(chart: dict, result: dict) -> dict:
+    """The words a chart shows, in the reader's language."""
+    return {
+        "value": result["name"],
+        "mean": _("Mean"),
+        "limits": _("Process limits"),
+        "lower": _("Lower limit"),
+        "upper": _("Upper limit"),
+        "baseline": _("Baseline"),
+        "start": _("Pilot start"),
+        "cycle": _("PDSA cycle %(n)s", n="{n}"),
+        "improvement": _("Improvement"),
+        "concern": _("Concern"),
+        "common": _("Common cause"),
+        "pilot": _("Pilot group"),
+        "comparison": _("Comparison group"),
+        "interval": _("95 % interval"),
+        "estimate": _("Estimate"),
+        "fitted_pre": _("Trend before the start"),
+        "fitted_post": _("Trend after the start"),
+        "sequential": _("Interval for repeated looks"),
+    }
+
+
+def _decorate(results: dict) -> dict:
+    """Add translated labels and formatted periods to each chart payload."""
+    for result in results["results"]:
+        chart = result["chart"]
+        result["warnings_text"] = [
+            warning_text(w["code"], w.get("params")) for w in result["warnings"]
+        ]
+        if chart is None:
+            continue
+        if "periods" in chart:
+            chart["labels"] = [_period_label(p) for p in chart["periods"]]
+        chart["text"] = _chart_text(chart, result)
+        chart["percent"] = result["metric_type"] == "proportion"
+    for entry in results["history"]:
+        entry["chart"] = {
+            "type": "history",
+            "labels": [format_day(look["as_of"]) for look in entry["looks"]],
+            "estimate": [look["estimate"] for look in entry["looks"]],
+            "interval": [
+                [look["ci_low"], look["ci_high"]] if look["ci_low"] is not None else None
+                for look in entry["looks"]
+            ],
+            "sequential": [
+                [look["sequential_ci_low"], look["sequential_ci_high"]]
+                if look["sequential_ci_low"] is not None
+                else None
+                for look in entry["looks"]
+            ],
+            "text": {
+                "estimate": _("Estimate"),
+                "interval": _("95 % interval"),
+                "sequential": _("Interval for repeated looks"),
+            },
+        }
+    return results
+
+
+def may_evaluate(db, pilot: dict) -> bool:
+    """Team members, leaders of the team's units, and analysts may evaluate now."""
+    return (
+        current_user.has_role("analyst")
+        or pilot_domain.is_team_member(db, current_user.id, pilot["team_id"])
+        or pilot["created_by"] == current_user.id
+        or pilot_domain.leads(db, current_user.id, pilot["team_id"])
+    )
+
+
+def section_context(db, pilot: dict, message: str | None = None, error: str | None = None) -> dict:
+    """What `results/section.html` needs for this pilot and reader."""
+    results = domain.pilot_results(db, pilot)
+    return {
+        "results": _decorate(results) if results else None,
+        "can_evaluate": bool(pilot.get("design") and pilot.get("start_date"))
+        and may_evaluate(db, pilot),
+        "result_message": message,
+        "result_error": error,
+    }
+
+
+@bp.route("/pilots/<int:pilot_id>/evaluate", methods=["POST"])
+@allow("frontline", "leader", "analyst")
+def evaluate(pilot_id: int):
+    """Evaluate the pilot now and show the refreshed results (htmx: the block only)."""
+    db = get_db()
+    try:
+        pilot = pilot_domain.visible_pilot(db, pilot_id, current_user.id)
+    except NotFound:
+        abort(404)
+    if not may_evaluate(db, pilot):
+        abort(403)
+    role = next((r for r in ("frontline", "leader", "analyst") if current_user.has_role(r)), None)
+    message = error = None
+    try:
+        look = evaluate_pilot(db, pilot_id, actor_id=current_user.id, actor_role=role)
+    except DomainError as failure:
+        error = _(failure.message, **failure.params)
+        _record_request(db, pilot_id, role, {"refused": failure.message})
+    else:
+        if not look["changed"]:
+            # The service writes its audit event only when something was stored; a
+            # request that found nothing new is still one event, so it is on record.
+            _record_request(db, pilot_id, role, {"as_of": look["as_of"], "unchanged": True})
+            message = _(
+                "Evaluated as of %(day)s: no new data since the last evaluation.",
+                day=format_day(look["as_of"]),
+            )
+        else:
+            message = _("Evaluated as of %(day)s.", day=format_day(look["as_of"]))
+    pilot = pilot_domain.get_pilot(db, pilot_id)
+    context = section_context(db, pilot, message, error)
+    return page("results/section.html", "results", pilot=pilot, **context)
+
+
+def _record_request(db, pilot_id: int, role, after: dict) -> None:
+    with db.atomic():
+        audit.record(
+            db,
+            actor_id=current_user.id,
+            actor_role=role,
+            action="pilot.evaluate",
+            object_type="pilot",
+            object_id=pilot_id,
+            after=after,
+        )
+
+
+# ---- the analyst's overview -----------------------------------------------------------
+
+
+def _filters() -> dict:
+    return {
+        "unit_id": id_arg("unit"),
+        "design": request.args.get("design", "")
+        if request.args.get("design") in pilot_domain.DESIGNS
+        else "",
+        "status": request.args.get("status", "")
+        if request.args.get("status") in domain.OVERVIEW_STATUSES
+        else "",
+        "metric_id": id_arg("metric"),
+    }
+
+
+def _forest(rows: list[dict]) -> dict:
+    """The forest plot's payload: one row per pilot's primary result with a relative effect."""
+    shown = [r for r in rows if r["relative"][0] is not None]
+    return {
+        "type": "forest",
+        "labels": [f"{r['title']} ({r['metric_name']})" for r in shown],
+        "estimate": [r["relative"][0] for r in shown],
+        "interval": [
+            [r["relative"][1], r["relative"][2]] if r["relative"][1] is not None else None
+            for r in shown
+        ],
+        "verdict": [r["verdict"] for r in shown],
+        "text": {
+            "estimate": _("Relative effect (%)"),
+            "interval": _("95 % interval"),
+            "axis": _("Change in percent of the reference level"),
+            "zero": _("No change"),
+        },
+    }
+
+
+@bp.route("/results")
+@allow("analyst", "leader")
+def index():
+    """All approved pilots' latest results, filtered, with a forest plot of primary effects."""
+    db = get_db()
+    filters = _filters()
+    rows = domain.overview(db, **filters)
+    return page(
+        "results/index.html",
+        "overview",
+        rows=rows,
+        forest=_forest(rows),
+        filters=filters,
+        units=org.unit_tree(db),
+        metrics=catalogue.all_active(db),
+        statuses=domain.OVERVIEW_STATUSES,
+        designs=pilot_domain.DESIGNS,
+        verdict_label=verdict_label,
+        args={k: v for k, v in request.args.items()},
+    )
+
+
+@bp.route("/results/export.<fmt>")
+@allow("analyst", "leader")
+def export(fmt: str):
+    """The overview's results (every metric) as CSV, XLSX or JSON, with the filters."""
+    if fmt not in ("csv", "xlsx", "json"):
+        abort(404)
+    db = get_db()
+    filters = _filters()
+    rows = [domain.export_row(r) for r in domain.overview(db, **filters, primary_only=False)]
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    name = f"results-{stamp}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "json":
+        return Response(
+            json.dumps(rows, ensure_ascii=False, allow_nan=False),
+            mimetype="application/json",
+            headers=headers,
+        )
+    if fmt == "xlsx":
+        return Response(
+            _xlsx(rows),
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers=headers,
+        )
+    delimiter = {"semicolon": ";", "comma": ",", "tab": "\t"}.get(
+        request.args.get("delimiter", "semicolon"), ";"
+    )
+    decimal = "," if request.args.get("decimal", "comma") == "comma" else "."
+    if delimiter == "," and decimal == ",":
+        decimal = "."  # a comma-separated file keeps the decimal point
+    return Response(
+        stream_with_context(_csv(rows, delimiter, decimal)),
+        mimetype="text/csv",
+        headers={**headers, "Content-Type": "text/csv; charset=utf-8"},
+    )
+
+
+def _csv(rows, delimiter: str, decimal: str):
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow(domain.EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                neutralise(str(row[c] or ""))
+                if c in domain.TEXT_COLUMNS
+                else format_number(row[c], decimal)
+                for c in domain.EXPORT_COLUMNS
+            ]
+        )
+    yield buffer.getvalue()
+
+
+def _xlsx(rows) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("results")
+    sheet.append(list(domain.EXPORT_COLUMNS))
+    for row in rows:
+        cells = []
+        for column in domain.EXPORT_COLUMNS:
+            value = row[column]
+            if isinstance(value, str):
+                # A text cell, never a formula: "=..." shows as text.
+                cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+                cell.data_type = "s"
+            else:
+                cell = WriteOnlyCell(sheet, value)
+            cells.append(cell)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def effect_text(value, kind: str, unit: str = "") -> str:
+    """An effect in its own terms: a ratio, percentage points, or the metric's unit."""
+    if value is None:
+        return "—"
+    if kind == "ratio":
+        return shown_number(value, 2)
+    if kind == "proportion":
+        return _("%(value)s pp", value=shown_number(value * 100, 1))
+    return f"{shown_number(value, 2)} {unit}".strip()
+
+
+def p_text(value) -> str:
+    if value is None:
+        return "—"
+    if value < 0.001:
+        return "< " + shown_number(0.001, 3)
+    return shown_number(value, 3)
+
+
+@bp.app_context_processor
+def result_helpers():
+    return {
+        "effect_text": effect_text,
+        "p_text": p_text,
+        "verdict_label": verdict_label,
+        "result_label": label,
+        "results_url": lambda pilot_id: url_for("pilots.detail", pilot_id=pilot_id) + "#results",
+    }

@@ -1,0 +1,427 @@
+// Result charts (Chart.js 4.6.1 and chartjs-plugin-annotation 3.1.0, vendored).
+// Each <canvas data-chart='{json}'> gets its chart: the JSON is written by the server
+// (templates/results/_chart.html) and holds numbers, codes and the reader's words.
+// No inline script and no style attributes: the CSP forbids both; sizes are set
+// through the CSSOM, which it allows. New canvases swapped in by htmx are drawn too.
+"use strict";
+
+(function () {
+  const INK = "#1b1f24";
+  const MUTED = "#4a5460";
+  const LINE = "#6b7682";
+  const BRAND = "#0b4f71";
+  const COMPARISON = "#7a4d00";
+  const IMPROVEMENT = "#0b63a5";
+  const CONCERN = "#b34700";
+  const SHADE = "rgba(11, 79, 113, 0.10)";
+  const VERDICT = {
+    improved: IMPROVEMENT,
+    worsened: CONCERN,
+    no_clear_change: LINE,
+    insufficient_data: "#9aa3ad",
+  };
+
+  function locale() {
+    return document.documentElement.lang === "nb" ? "nb-NO" : "en-GB";
+  }
+
+  function formatter(percent, digits) {
+    const format = new Intl.NumberFormat(locale(), { maximumFractionDigits: digits });
+    return function (value) {
+      if (value === null || value === undefined) {
+        return "";
+      }
+      return percent ? format.format(value * 100) + " %" : format.format(value);
+    };
+  }
+
+  function verticalLine(x, colour, text, dash) {
+    return {
+      type: "line",
+      xMin: x,
+      xMax: x,
+      borderColor: colour,
+      borderWidth: 2,
+      borderDash: dash || [6, 4],
+      label: {
+        display: true,
+        content: text,
+        position: "start",
+        backgroundColor: "rgba(255, 255, 255, 0.9)",
+        color: INK,
+        font: { size: 11 },
+      },
+    };
+  }
+
+  function timeMarks(data, annotations) {
+    if (data.baseline) {
+      annotations.baseline = {
+        type: "box",
+        xMin: data.baseline[0],
+        xMax: data.baseline[1],
+        backgroundColor: SHADE,
+        borderWidth: 0,
+        label: {
+          display: true,
+          content: data.text.baseline,
+          position: { x: "center", y: "start" },
+          color: MUTED,
+          font: { size: 11 },
+        },
+      };
+    }
+    if (data.start !== null && data.start !== undefined) {
+      annotations.start = verticalLine(data.start, INK, data.text.start);
+    }
+    (data.cycles || []).forEach(function (cycle) {
+      annotations["cycle-" + cycle.number] = verticalLine(
+        cycle.x,
+        BRAND,
+        data.text.cycle.replace("{n}", cycle.number),
+        [2, 3]
+      );
+    });
+    return annotations;
+  }
+
+  function baseOptions(data, percent) {
+    const format = formatter(percent, 2);
+    return {
+      animation: false,
+      maintainAspectRatio: false,
+      responsive: true,
+      interaction: { mode: "nearest", intersect: false },
+      scales: { y: { ticks: { callback: format } } },
+      plugins: {
+        legend: { position: "bottom", labels: { usePointStyle: true } },
+        tooltip: {
+          callbacks: {
+            label: function (context) {
+              const raw = context.raw;
+              if (Array.isArray(raw)) {
+                return context.dataset.label + ": " + format(raw[0]) + " – " + format(raw[1]);
+              }
+              return context.dataset.label + ": " + format(context.parsed.y);
+            },
+          },
+        },
+        annotation: { annotations: {} },
+      },
+    };
+  }
+
+  function spc(data) {
+    const options = baseOptions(data, data.percent);
+    const colour = { improvement: IMPROVEMENT, concern: CONCERN };
+    const style = { improvement: "triangle", concern: "rect" };
+    options.plugins.annotation.annotations = timeMarks(data, {});
+    return {
+      type: "line",
+      data: {
+        labels: data.labels,
+        datasets: [
+          {
+            id: "values",
+            label: data.text.value,
+            data: data.values,
+            borderColor: LINE,
+            borderWidth: 1.5,
+            pointBackgroundColor: data.variation.map((v) => colour[v] || LINE),
+            pointBorderColor: data.variation.map((v) => colour[v] || LINE),
+            pointStyle: data.variation.map((v) => style[v] || "circle"),
+            pointRadius: data.variation.map((v) => (colour[v] ? 6 : 3)),
+          },
+          {
+            id: "mean",
+            label: data.text.mean,
+            data: data.mean,
+            borderColor: INK,
+            borderWidth: 1,
+            pointRadius: 0,
+            stepped: "middle",
+          },
+          {
+            id: "lower",
+            label: data.text.lower,
+            data: data.lower,
+            borderColor: MUTED,
+            borderDash: [6, 4],
+            borderWidth: 1,
+            pointRadius: 0,
+            stepped: "middle",
+          },
+          {
+            id: "upper",
+            label: data.text.upper,
+            data: data.upper,
+            borderColor: MUTED,
+            borderDash: [6, 4],
+            borderWidth: 1,
+            pointRadius: 0,
+            stepped: "middle",
+          },
+        ],
+      },
+      options: options,
+    };
+  }
+
+  function did(data) {
+    const options = baseOptions(data, data.percent);
+    options.plugins.annotation.annotations = timeMarks(data, {});
+    return {
+      type: "line",
+      data: {
+        labels: data.labels,
+        datasets: [
+          {
+            id: "pilot",
+            label: data.text.pilot,
+            data: data.pilot,
+            borderColor: BRAND,
+            backgroundColor: BRAND,
+            pointStyle: "circle",
+            pointRadius: 3,
+          },
+          {
+            id: "comparison",
+            label: data.text.comparison,
+            data: data.comparison,
+            borderColor: COMPARISON,
+            backgroundColor: COMPARISON,
+            borderDash: [5, 3],
+            pointStyle: "rect",
+            pointRadius: 3,
+          },
+        ],
+      },
+      options: options,
+    };
+  }
+
+  function prePost(data) {
+    const options = baseOptions(data, data.percent);
+    options.plugins.annotation.annotations = timeMarks(data, {});
+    const datasets = [
+      {
+        id: "values",
+        label: data.text.value,
+        data: data.values,
+        showLine: false,
+        borderColor: LINE,
+        backgroundColor: LINE,
+        pointRadius: 3,
+      },
+    ];
+    if (data.fitted_pre) {
+      datasets.push({
+        id: "fitted_pre",
+        label: data.text.fitted_pre,
+        data: data.fitted_pre,
+        borderColor: BRAND,
+        borderWidth: 2.5,
+        pointRadius: 0,
+        spanGaps: false,
+      });
+      datasets.push({
+        id: "fitted_post",
+        label: data.text.fitted_post,
+        data: data.fitted_post,
+        borderColor: IMPROVEMENT,
+        borderWidth: 2.5,
+        pointRadius: 0,
+        spanGaps: false,
+      });
+    }
+    return { type: "line", data: { labels: data.labels, datasets: datasets }, options: options };
+  }
+
+  function horizontalIntervals(labels, intervals, estimates, colours, data, percent) {
+    const format = formatter(percent, 2);
+    return {
+      type: "bar",
+      data: {
+        labels: labels,
+        datasets: [
+          {
+            id: "interval",
+            type: "bar",
+            label: data.text.interval,
+            data: intervals,
+            backgroundColor: "rgba(74, 84, 96, 0.35)",
+            borderColor: MUTED,
+            borderWidth: 1,
+            barThickness: 8,
+            order: 2,
+          },
+          {
+            id: "estimate",
+            type: "line",
+            label: data.text.estimate,
+            data: estimates,
+            showLine: false,
+            pointStyle: "rectRot",
+            pointRadius: 7,
+            pointBackgroundColor: colours,
+            pointBorderColor: colours,
+            order: 1,
+          },
+        ],
+      },
+      options: {
+        indexAxis: "y",
+        animation: false,
+        maintainAspectRatio: false,
+        responsive: true,
+        scales: {
+          x: {
+            ticks: { callback: format },
+            title: { display: Boolean(data.text.axis), text: data.text.axis || "" },
+          },
+        },
+        plugins: {
+          legend: { position: "bottom", labels: { usePointStyle: true } },
+          tooltip: {
+            callbacks: {
+              label: function (context) {
+                const raw = context.raw;
+                if (Array.isArray(raw)) {
+                  return context.dataset.label + ": " + format(raw[0]) + " – " + format(raw[1]);
+                }
+                return context.dataset.label + ": " + format(context.parsed.x);
+              },
+            },
+          },
+          annotation: { annotations: {} },
+        },
+      },
+    };
+  }
+
+  function twoGroup(data) {
+    const labels = data.arms.map((a) => data.text[a.arm]);
+    const config = horizontalIntervals(
+      labels,
+      data.arms.map((a) => [a.low, a.high]),
+      data.arms.map((a) => a.estimate),
+      data.arms.map((a) => (a.arm === "pilot" ? BRAND : COMPARISON)),
+      data,
+      data.percent
+    );
+    const comparison = data.arms.find((a) => a.arm === "comparison");
+    if (comparison) {
+      config.options.plugins.annotation.annotations.comparisonLevel = {
+        type: "line",
+        scaleID: "x",
+        value: comparison.estimate,
+        borderColor: COMPARISON,
+        borderDash: [4, 4],
+        borderWidth: 1,
+      };
+    }
+    return config;
+  }
+
+  function forest(data, canvas) {
+    canvas.parentNode.style.height = Math.max(12, 4 + 2.2 * data.labels.length) + "rem";
+    const percentOf = (v) => (v === null || v === undefined ? null : v / 100);
+    const config = horizontalIntervals(
+      data.labels,
+      data.interval.map((i) => (i ? [percentOf(i[0]), percentOf(i[1])] : null)),
+      data.estimate.map(percentOf),
+      data.verdict.map((v) => VERDICT[v] || LINE),
+      data,
+      true
+    );
+    config.options.plugins.annotation.annotations.zero = {
+      type: "line",
+      scaleID: "x",
+      value: 0,
+      borderColor: INK,
+      borderWidth: 1.5,
+      label: { display: true, content: data.text.zero, position: "start", font: { size: 11 } },
+    };
+    return config;
+  }
+
+  function history(data) {
+    const options = baseOptions(data, false);
+    return {
+      type: "bar",
+      data: {
+        labels: data.labels,
+        datasets: [
+          {
+            id: "estimate",
+            type: "line",
+            label: data.text.estimate,
+            data: data.estimate,
+            borderColor: BRAND,
+            backgroundColor: BRAND,
+            pointRadius: 4,
+            order: 1,
+          },
+          {
+            id: "interval",
+            type: "bar",
+            label: data.text.interval,
+            data: data.interval,
+            backgroundColor: "rgba(74, 84, 96, 0.35)",
+            barPercentage: 0.3,
+            order: 2,
+          },
+          {
+            id: "sequential",
+            type: "bar",
+            label: data.text.sequential,
+            data: data.sequential,
+            backgroundColor: "rgba(11, 99, 165, 0.18)",
+            borderColor: IMPROVEMENT,
+            borderWidth: 1,
+            barPercentage: 0.6,
+            order: 3,
+          },
+        ],
+      },
+      options: Object.assign(options, { scales: { x: { stacked: false }, y: options.scales.y } }),
+    };
+  }
+
+  const BUILDERS = {
+    spc: spc,
+    did: did,
+    pre_post: prePost,
+    two_group: twoGroup,
+    forest: forest,
+    history: history,
+  };
+
+  function draw(root) {
+    if (typeof window.Chart === "undefined") {
+      return;
+    }
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (window.Chart.getChart(canvas)) {
+        return;
+      }
+      let data;
+      try {
+        data = JSON.parse(canvas.getAttribute("data-chart"));
+      } catch (error) {
+        return;
+      }
+      const build = BUILDERS[data.type];
+      if (build) {
+        new window.Chart(canvas, build(data, canvas));
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    draw(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    draw(event.target);
+  });
+})();

@@ -1,0 +1,115 @@
+"""Result charts in a real browser: each design's chart with its annotations and
+signals, "evaluate now" with its progress, the analyst's forest plot and the leader's
+portfolio; no console errors and no serious axe violations, in Norwegian and English.
+Screenshots go to test-artifacts/."""
+
+import pytest
+import results_data
+from browser_support import serious_violations, sign_in
+from sessions import DEMO_EMAIL
+
+# Fixtures from results_data: the evaluated demo database and its pilot ids.
+db_path = results_data.db_path
+evaluated_template = results_data.evaluated_template
+ids = results_data.ids
+
+pytestmark = pytest.mark.browser
+
+CHART = """canvas => {
+  const chart = Chart.getChart(canvas);
+  if (!chart) return null;
+  return {
+    type: chart.config.type,
+    datasets: chart.data.datasets.map(d => ({id: d.id, label: d.label, n: d.data.length,
+      colours: Array.isArray(d.pointBackgroundColor) ? [...new Set(d.pointBackgroundColor)] : []})),
+    annotations: Object.keys(chart.options.plugins.annotation.annotations),
+    labels: chart.data.labels.length,
+  };
+}"""
+
+
+def _chart(page, key):
+    selector = f'canvas[data-chart-key="{key}"]'
+    page.locator(selector).wait_for()
+    page.wait_for_function("s => !!Chart.getChart(document.querySelector(s))", arg=selector)
+    return page.locator(selector).evaluate(CHART)
+
+
+def _clean(page, axe, console_errors):
+    assert console_errors == []
+    assert serious_violations(axe, page) == []
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_each_design_draws_its_chart(
+    page, live_server, ids, axe, console_errors, artifacts, language
+):
+    sign_in(page, live_server, "ola@fjordvik.example", language)
+
+    page.goto(f"{live_server}/pilots/{ids['spc']}")
+    spc = _chart(page, "unplanned-visits")
+    assert [d["id"] for d in spc["datasets"]] == ["values", "mean", "lower", "upper"]
+    assert {"baseline", "start", "cycle-1"} <= set(spc["annotations"])
+    # improvement (blue) and concern (orange) points besides the common-cause grey
+    assert {"#0b63a5", "#b34700"} <= set(spc["datasets"][0]["colours"])
+    concern = _chart(page, "staff-sick-leave")
+    assert "#b34700" in concern["datasets"][0]["colours"]
+    assert page.locator(".concern-box").count() == 1
+    history = _chart(page, "history-unplanned-visits")
+    assert history["labels"] == 2
+    page.screenshot(path=str(artifacts / f"results-spc-{language}.png"), full_page=True)
+    _clean(page, axe, console_errors)
+
+    page.goto(f"{live_server}/pilots/{ids['two_group']}")
+    two = _chart(page, "housed-6m")
+    assert [d["id"] for d in two["datasets"]] == ["interval", "estimate"]
+    assert two["annotations"] == ["comparisonLevel"]
+    page.locator("#result-housed-6m").screenshot(
+        path=str(artifacts / f"results-two-group-{language}.png")
+    )
+    _clean(page, axe, console_errors)
+
+    page.goto(f"{live_server}/pilots/{ids['did']}")
+    did = _chart(page, "in-activity")
+    assert [d["id"] for d in did["datasets"]] == ["pilot", "comparison"]
+    assert {"start", "baseline"} <= set(did["annotations"])
+    page.locator("#result-in-activity").screenshot(
+        path=str(artifacts / f"results-did-{language}.png")
+    )
+    _clean(page, axe, console_errors)
+
+    page.goto(f"{live_server}/pilots/{ids['pre_post']}")
+    its = _chart(page, "inpatient-days")
+    assert [d["id"] for d in its["datasets"]] == ["values", "fitted_pre", "fitted_post"]
+    assert "start" in its["annotations"]
+    page.locator("#result-inpatient-days").screenshot(
+        path=str(artifacts / f"results-pre-post-{language}.png")
+    )
+    _clean(page, axe, console_errors)
+
+
+def test_evaluate_now_shows_progress_and_redraws(page, live_server, ids, axe, console_errors):
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], "en")
+    page.goto(f"{live_server}/pilots/{ids['two_group']}")
+    _chart(page, "housed-6m")
+    page.get_by_role("button", name="Evaluate now").click()
+    page.locator(".result-status .flash-success").wait_for()
+    assert "Evaluated as of" in page.locator(".result-status").inner_text()
+    # the swapped-in canvases are new elements, drawn again
+    assert _chart(page, "housed-6m")["datasets"][0]["id"] == "interval"
+    _clean(page, axe, console_errors)
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_forest_plot_and_portfolio(page, live_server, axe, console_errors, artifacts, language):
+    sign_in(page, live_server, DEMO_EMAIL["leader"], language)
+    page.goto(f"{live_server}/results")
+    forest = _chart(page, "forest")
+    assert forest["annotations"] == ["zero"]
+    assert forest["labels"] >= 3
+    page.screenshot(path=str(artifacts / f"results-forest-{language}.png"), full_page=True)
+    _clean(page, axe, console_errors)
+    page.goto(f"{live_server}/portfolio")
+    assert page.locator(".signals li").count() >= 3
+    page.screenshot(path=str(artifacts / f"portfolio-{language}.png"), full_page=True)
+    _clean(page, axe, console_errors)

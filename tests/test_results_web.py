@@ -1,0 +1,334 @@
+"""Results on the pilot page, evaluate now, the analyst's overview and its exports,
+the leader's portfolio, the inbox, digests (outbox and SMTP), and the admin pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socketserver
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import results_data
+from openpyxl import load_workbook
+from sessions import DEMO_EMAIL, Auth
+
+from pilots.domain import notifications
+from pilots.domain import organisation as org
+from pilots.domain import results as results_domain
+
+# Fixtures from results_data: the evaluated demo database and its pilot ids.
+db_path = results_data.db_path
+evaluated_template = results_data.evaluated_template
+ids = results_data.ids
+
+HTMX = {"HX-Request": "true"}
+
+
+def _login(client, email):
+    assert Auth(client).login(email).status_code == 303
+
+
+def _user(db, email):
+    return org.user_by_email(db, email)["id"]
+
+
+# ---- the pilot page --------------------------------------------------------------------
+
+
+def test_pilot_page_shows_verdict_numbers_concerns_and_history(client, ids):
+    _login(client, DEMO_EMAIL["analyst"])
+    html = client.get(f"/pilots/{ids['two_group']}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert 'id="results"' in html
+    assert "verdict-improved" in html and "verdict-worsened" in html
+    assert "Balancing concerns" in html
+    assert "p-value, Holm-adjusted" in html  # er-visits is secondary
+    assert "Interval for repeated looks" in html  # a scheduled look
+    assert html.count('data-chart-key="history-') == 3
+    assert "style=" not in html and "<script>" not in html
+
+
+def test_warnings_are_plain_words_and_previews_are_labelled(client, db, ids):
+    _login(client, DEMO_EMAIL["analyst"])
+    html = client.get(f"/pilots/{ids['did']}").get_data(as_text=True)
+    # few_clusters, in the reader's words (the analyst reads Norwegian by default)
+    assert "few_clusters" not in html
+    assert html.count('class="data-warnings"') == 1
+    db.execute("UPDATE evaluation SET preview = 1 WHERE pilot_id = ?", [ids["did"]])
+    db.conn.commit()
+    html = client.get(f"/pilots/{ids['did']}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert "preview-label" in html
+
+
+def test_a_draft_and_its_results_are_404_for_other_teams(client, db):
+    draft = next(db.query("SELECT id FROM pilot WHERE title = 'Husleiegaranti uten søknad'"))["id"]
+    _login(client, "ola@fjordvik.example")
+    assert client.get(f"/pilots/{draft}").status_code == 404
+    assert (
+        client.post(
+            f"/pilots/{draft}/evaluate", data={"csrf_token": Auth(client).token()}
+        ).status_code
+        == 404
+    )
+
+
+def test_evaluate_now_returns_the_results_block_and_one_audit_event(client, db, ids):
+    _login(client, DEMO_EMAIL["frontline"])
+    before = db["audit_event"].count
+    response = client.post(
+        f"/pilots/{ids['two_group']}/evaluate",
+        data={"csrf_token": Auth(client).token()},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and 'id="results"' in body
+    assert db["audit_event"].count == before + 1
+
+
+def test_evaluate_now_is_refused_to_outsiders(client, ids):
+    _login(client, "amir@fjordvik.example")  # frontline in another team
+    response = client.post(
+        f"/pilots/{ids['two_group']}/evaluate", data={"csrf_token": Auth(client).token()}
+    )
+    assert response.status_code == 403
+
+
+# ---- the analyst's overview and exports -------------------------------------------
+
+
+def test_overview_lists_results_with_a_forest_plot_and_filters(client, ids):
+    _login(client, DEMO_EMAIL["analyst"])
+    html = client.get("/results").get_data(as_text=True)
+    assert 'data-chart-key="forest"' in html
+    assert "Bosted først for ti personer" in html
+    fragment = client.get("/results?design=spc", headers=HTMX).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "Færre uplanlagte besøk" in fragment and "Bosted først for ti" not in fragment
+
+
+def test_relative_effects_put_units_on_one_axis(db, ids):
+    rows = {r["design"]: r for r in results_domain.overview(db)}
+    assert rows["two_group"]["relative"][0] == pytest.approx(105.0)  # (0.854-0.417)/0.417
+    spc = rows["spc"]
+    assert spc["relative"][0] == pytest.approx(100 * spc["estimate"] / spc["details"]["mean"])
+    ratio = next(r for r in results_domain.overview(db, primary_only=False) if r["kind"] == "ratio")
+    assert ratio["relative"][0] == pytest.approx(100 * (ratio["estimate"] - 1))
+
+
+def test_csv_export_neutralises_formulas_and_uses_the_decimal_comma(client, db, ids):
+    db.execute("UPDATE pilot SET title = '=HYPERLINK(1)' WHERE id = ?", [ids["spc"]])
+    db.conn.commit()
+    _login(client, DEMO_EMAIL["analyst"])
+    response = client.get("/results/export.csv?delimiter=semicolon&decimal=comma")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert any(r["pilot"] == "'=HYPERLINK(1)" for r in rows)
+    estimate = next(r["estimate"] for r in rows if r["metric"] == "inpatient-days")
+    assert "," in estimate and "." not in estimate
+    points = client.get("/results/export.csv?delimiter=comma&decimal=point").get_data(as_text=True)
+    assert "0.43" in points
+
+
+def test_xlsx_and_json_exports(client, ids):
+    _login(client, DEMO_EMAIL["leader"])
+    book = load_workbook(io.BytesIO(client.get("/results/export.xlsx").data), read_only=True)
+    sheet = list(book["results"].values)
+    assert sheet[0][0] == "pilot_id" and len(sheet) > 4
+    data = json.loads(client.get("/results/export.json?design=pre_post").data)
+    assert {row["design"] for row in data} == {"pre_post"}
+    assert client.get("/results/export.pdf").status_code == 404
+
+
+# ---- the leader's portfolio ---------------------------------------------------------
+
+
+def test_portfolio_shows_what_is_new_since_the_last_visit(client, db, ids):
+    ingrid = _user(db, DEMO_EMAIL["leader"])
+    # The last sitting ended after the 20.10 look but before the 20.11 one.
+    db.execute(
+        "INSERT INTO page_visit (user_id, page, previous_at, current_at) VALUES (?, ?, ?, ?)",
+        [ingrid, "portfolio", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z"],
+    )
+    db.execute(
+        "UPDATE evaluation SET computed_at = '2026-10-20T09:00:00Z' WHERE as_of = '2026-10-20'"
+    )
+    db.execute(
+        "UPDATE evaluation SET computed_at = '2026-10-20T09:00:00Z' WHERE pilot_id = ?",
+        [ids["pre_post"]],
+    )
+    db.conn.commit()
+    _login(client, DEMO_EMAIL["leader"])
+    html = client.get("/portfolio", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    new = html[html.index('id="signals-heading"') : html.index('id="approvals-heading"')]
+    assert "Balancing concern" in new
+    assert new.index("Sykefravær") < new.index("Bor fortsatt")  # concerns first
+    assert "Liggedøgn" not in new  # stored before the last visit
+    assert "Fast kontaktperson i NAV" in html  # a decision due
+    # Reloading in the same sitting keeps the same "since".
+    again = client.get("/portfolio").get_data(as_text=True)
+    assert "Sykefravær" in again[again.index('id="signals-heading"') :]
+
+
+def test_record_visit_starts_a_new_sitting_after_an_hour(db):
+    user = _user(db, DEMO_EMAIL["leader"])
+    assert results_domain.record_visit(db, user, "p", "2026-11-20T10:00:00Z") is None
+    assert results_domain.record_visit(db, user, "p", "2026-11-20T10:30:00Z") is None
+    assert (
+        results_domain.record_visit(db, user, "p", "2026-11-20T12:00:00Z") == "2026-11-20T10:30:00Z"
+    )
+    assert (
+        results_domain.record_visit(db, user, "p", "2026-11-20T12:10:00Z") == "2026-11-20T10:30:00Z"
+    )
+
+
+# ---- notifications and digests ---------------------------------------------------------
+
+MONDAY = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+TUESDAY = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+
+
+def test_weekly_digest_once_per_week_daily_once_per_day(db, ids):
+    ingrid = _user(db, DEMO_EMAIL["leader"])
+    first = notifications.send_digests(db, MONDAY)
+    assert first["outbox"] == 1  # Ingrid; Per leads a unit without pilots
+    assert notifications.send_digests(db, TUESDAY)["outbox"] == 0  # same ISO week
+    notifications.set_digest_frequency(db, ingrid, "daily", "2026-11-24T06:00:00Z")
+    db.execute(
+        "UPDATE evaluation SET computed_at = '2026-11-24T03:00:00Z' WHERE pilot_id = ?",
+        [ids["spc"]],
+    )
+    db.conn.commit()
+    assert notifications.send_digests(db, TUESDAY)["outbox"] == 1  # a new daily period
+    assert notifications.send_digests(db, TUESDAY)["skipped"] >= 1
+    mails = list(db.query("SELECT * FROM outbox ORDER BY id"))
+    assert len(mails) == 2 and mails[0]["recipient"] == DEMO_EMAIL["leader"]
+    assert "/pilots/" in mails[0]["body"]
+    assert notifications.unread_count(db, ingrid) == 2
+
+
+def test_outbox_and_inbox_pages(client, db, ids):
+    notifications.send_digests(db, MONDAY)
+    _login(client, DEMO_EMAIL["leader"])
+    page = client.get("/").get_data(as_text=True)
+    assert 'class="unread-count">1' in page
+    inbox = client.get("/notifications").get_data(as_text=True)
+    assert "/notifications/" in inbox
+    note = next(db.query("SELECT id FROM notification"))["id"]
+    fragment = client.post(
+        f"/notifications/{note}/read", data={"csrf_token": Auth(client).token()}, headers=HTMX
+    ).get_data(as_text=True)
+    assert "<html" not in fragment
+    assert notifications.unread_count(db, _user(db, DEMO_EMAIL["leader"])) == 0
+    Auth(client).logout()
+    _login(client, "per@fjordvik.example")
+    token = Auth(client).token()
+    assert client.post(f"/notifications/{note}/read", data={"csrf_token": token}).status_code == 404
+    Auth(client).logout()
+    _login(client, DEMO_EMAIL["admin"])
+    outbox = client.get("/admin/outbox").get_data(as_text=True)
+    assert DEMO_EMAIL["leader"] in outbox
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    """Just enough SMTP (RFC 5321) to take one message: a real socket, no mocks."""
+
+    def handle(self):
+        self.wfile.write(b"220 stub ESMTP\r\n")
+        while line := self.rfile.readline():
+            command = line.decode().strip().upper()
+            if command.startswith(("EHLO", "HELO")):
+                self.wfile.write(b"250 stub\r\n")
+            elif command.startswith(("MAIL", "RCPT", "RSET", "NOOP")):
+                self.wfile.write(b"250 ok\r\n")
+            elif command == "DATA":
+                self.wfile.write(b"354 go on\r\n")
+                lines = []
+                while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                    lines.append(data)
+                self.server.messages.append(b"".join(lines).decode())
+                self.wfile.write(b"250 queued\r\n")
+            elif command == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"502 no\r\n")
+
+
+@pytest.fixture
+def smtp_server():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
+    server.messages = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_digests_go_by_smtp_when_configured(db, ids, smtp_server):
+    mail = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_server.server_address[1],
+        "SMTP_FROM": "pilots@fjordvik.example",
+        "BASE_URL": "https://pilots.fjordvik.example",
+    }
+    done = notifications.send_digests(db, MONDAY, mail)
+    assert done["smtp"] == 1 and done["outbox"] == 0
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert f"To: {DEMO_EMAIL['leader']}" in message
+    assert "https://pilots.fjordvik.example/portfolio" in message
+    assert db["outbox"].count == 0
+
+
+def test_digest_cli_and_failed_smtp_falls_back_to_the_outbox(app, runner, db, ids):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=1)  # nobody listens there
+    result = runner.invoke(args=["digest", "--now", "2026-11-23T05:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "1 failed" in result.output
+    assert db["outbox"].count == 1
+
+
+# ---- admin pages ------------------------------------------------------------------------
+
+
+def test_job_log_pages_and_failures(client, db):
+    db.execute(
+        """INSERT INTO job_run (job, scheduled_for, started_at, finished_at, status, message)
+           VALUES ('evaluate_due', '2026-11-20T02:30:00Z', '2026-11-20T02:30:01Z',
+                   '2026-11-20T02:30:05Z', 'failed', 'EvaluationsFailed: pilot 3')"""
+    )
+    db.execute(
+        """INSERT INTO job_run (job, scheduled_for, started_at, finished_at, status, catch_up)
+           VALUES ('backup', '2026-11-20T01:00:00Z', '2026-11-20T01:00:01Z',
+                   '2026-11-20T01:00:02Z', 'ok', 1)"""
+    )
+    db.conn.commit()
+    _login(client, DEMO_EMAIL["admin"])
+    html = client.get("/admin/jobs").get_data(as_text=True)
+    assert "EvaluationsFailed: pilot 3" in html and "backup" in html
+    failed = client.get("/admin/jobs?failed=1", headers=HTMX).get_data(as_text=True)
+    assert "<html" not in failed and "backup" not in failed
+
+
+def test_healthz_is_trivial(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.data == b"ok"
+
+
+def test_digest_setting_on_the_profile(client, db):
+    _login(client, DEMO_EMAIL["leader"])
+    assert 'name="frequency"' in client.get("/profile/").get_data(as_text=True)
+    response = client.post(
+        "/profile/digest", data={"frequency": "daily", "csrf_token": Auth(client).token()}
+    )
+    assert response.status_code == 303
+    assert notifications.digest_frequency(db, _user(db, DEMO_EMAIL["leader"])) == "daily"
