@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, migrate, load demo data into an empty database, start the app.
+## make run: install, migrate, load demo data into an empty database, start the app and,
+## beside it, the scheduler (its own process; stopped when the web app stops).
 run: install
 	$(FLASK) migrate
 	$(FLASK) demo --if-empty
 	@echo
-	@echo "Pilots is running at http://127.0.0.1:5000/ (Ctrl-C stops it)"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Pilots is running at http://127.0.0.1:5000/ with its scheduler (Ctrl-C stops both)"
+	$(FLASK) scheduler & pid=$$!; trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+		$(FLASK) run --host 127.0.0.1 --port 5000
 
 ## make test: install what the tests need (Debian chromium too), lint, run every test.
 test: install chromium
@@ -47,7 +49,7 @@ format: install
 
 ## Re-extract messages after changing user-facing text, then translate pilots/translations/nb.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k DomainError -k translatable -o pilots/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k DomainError -k translatable -k add:4 -o pilots/translations/messages.pot .
 	$(BIN)/pybabel update -i pilots/translations/messages.pot -d pilots/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d pilots/translations
 

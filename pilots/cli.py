@@ -5,8 +5,10 @@ Each command is documented in docs/cli.md (a test checks that every command is).
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import click
 from flask import current_app
@@ -14,7 +16,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from pilots import demo, migrations
 from pilots.db import connect
-from pilots.domain import DomainError, accounts, audit, pilots, tokens
+from pilots.domain import DomainError, NotFound, accounts, audit, pilots, tokens
 from pilots.domain import organisation as org
 
 
@@ -157,6 +159,177 @@ def audit_verify_command():
     click.echo(f"The audit chain is intact: {checked} events checked.")
 
 
+def _as_of(value) -> date | None:
+    return value.date() if value is not None else None
+
+
+def _print_look(look: dict) -> None:
+    label = " (preview: not pre-registered)" if look["preview"] else ""
+    state = "stored" if look["changed"] else "unchanged"
+    click.echo(f"Pilot {look['pilot_id']} as of {look['as_of']}{label}: {state}")
+    for result in look["results"]:
+        estimate = "-" if result["estimate"] is None else f"{result['estimate']:.4g}"
+        click.echo(
+            f"  {result['metric']:<24} {result['role']:<10} {result['verdict']:<17}"
+            f" estimate {estimate}"
+        )
+
+
+@click.command("evaluate")
+@with_appcontext
+@click.option("--pilot", "pilot_id", type=int, help="Evaluate this pilot only (any status).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The date to evaluate as of (YYYY-MM-DD); default today (UTC).",
+)
+@click.option(
+    "--due", is_flag=True, help="Take the scheduled looks that are due, as the scheduler does."
+)
+def evaluate_command(pilot_id, as_of, due):
+    """Evaluate pilots now and store the results (one per pilot, metric and date)."""
+    from pilots.evaluation import cadence, service
+
+    db = _db()
+    now = datetime.now(UTC)
+    day = _as_of(as_of) or now.date()
+    if due:
+        try:
+            summary = cadence.evaluate_due(db, now)
+        except cadence.EvaluationsFailed as error:
+            _fail(error)
+        click.echo(
+            f"Scheduled looks as of {summary['as_of']}: {len(summary['evaluated'])} pilot(s),"
+            f" {summary['rows_stored']} result(s) stored"
+        )
+        for note in summary["notes"]:
+            click.echo(f"  note: {note}")
+        return
+    if pilot_id is not None:
+        ids = [pilot_id]
+    else:
+        ids = [
+            row["id"]
+            for row in db.query(
+                """SELECT id FROM pilot WHERE status IN ('approved', 'running', 'paused')
+                   AND approved_version IS NOT NULL AND start_date <= ? ORDER BY id""",
+                [day.isoformat()],
+            )
+        ]
+    for one in ids:
+        try:
+            look = service.evaluate_pilot(db, one, day, actor_role="cli", now=now)
+        except (DomainError, NotFound) as error:
+            _fail(f"Pilot {one}: {error}" if str(error) else f"No pilot {one}.")
+        _print_look(look)
+    if not ids:
+        click.echo("No approved pilot has started yet; nothing to evaluate.")
+
+
+def _scheduler_context():
+    from pilots.scheduler import Context
+
+    config = current_app.config
+    backup_dir = config.get("BACKUP_DIR") or os.path.join(current_app.instance_path, "backups")
+    return Context(
+        database=config["DATABASE"],
+        backup_dir=backup_dir,
+        backup_keep=int(config.get("BACKUP_KEEP") or 14),
+    )
+
+
+@click.command("scheduler")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Run the jobs that are due or missed, then exit.")
+@click.option(
+    "--now",
+    "now_text",
+    help="With --once: act as if it were this moment (ISO 8601, UTC), for tests and replays.",
+)
+def scheduler_command(once, now_text):
+    """Run the job scheduler (one per database; a second one exits at once)."""
+    # Imported here: only the scheduler process loads APScheduler.
+    from pilots import scheduler
+
+    now = None
+    if now_text:
+        if not once:
+            raise click.UsageError("--now needs --once.")
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.UsageError(f"--now {now_text!r} is not an ISO 8601 moment.") from None
+        now = now.replace(tzinfo=now.tzinfo or UTC)
+    try:
+        scheduler.serve(_scheduler_context(), once=once, now=now, echo=_echo_now)
+    except scheduler.SchedulerLocked as error:
+        _fail(error)
+
+
+def _echo_now(text: str) -> None:
+    click.echo(text)
+    sys.stdout.flush()
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=True, file_okay=True))
+def backup_command(path):
+    """Copy the database to PATH (a file, or a folder for a dated file) and verify it."""
+    from pilots import backup
+
+    target = path
+    if os.path.isdir(path) or path.endswith(os.sep):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = os.path.join(path, f"{backup.PREFIX}{stamp}{backup.SUFFIX}")
+    try:
+        made = backup.backup_to(current_app.config["DATABASE"], target)
+    except (OSError, backup.BackupFailed, sqlite3.Error) as error:
+        _fail(error)
+    click.echo(
+        f"Backup written to {made['path']} and verified (integrity_check ok):"
+        f" {len(made['tables'])} tables, {made['rows']} rows."
+    )
+
+
+MAIL_SETTINGS = ("SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "BASE_URL")
+
+
+def mail_settings() -> dict:
+    """The SMTP settings and the app's public address, for the digest job."""
+    return {name: current_app.config.get(name) for name in MAIL_SETTINGS}
+
+
+@click.command("digest")
+@with_appcontext
+@click.option(
+    "--now",
+    "now_text",
+    help="Act as if it were this moment (ISO 8601, UTC), for tests and replays.",
+)
+def digest_command(now_text):
+    """Send the leaders' daily or weekly digests that are due (by e-mail or to the outbox)."""
+    from pilots.domain.notifications import send_digests
+
+    now = datetime.now(UTC)
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.UsageError(f"--now {now_text!r} is not an ISO 8601 moment.") from None
+        now = now.replace(tzinfo=now.tzinfo or UTC)
+    db = _db()
+    try:
+        done = send_digests(db, now, mail_settings())
+    finally:
+        db.close()
+    click.echo(
+        f"Digests: {done['smtp']} e-mailed, {done['outbox']} to the outbox,"
+        f" {done['none']} with nothing to report, {done['failed']} failed (kept in the outbox),"
+        f" {done['skipped']} already sent for this period."
+    )
+
+
 COMMANDS = (
     migrate_command,
     demo_command,
@@ -165,6 +338,10 @@ COMMANDS = (
     create_admin_command,
     create_token_command,
     approve_due_command,
+    evaluate_command,
+    scheduler_command,
+    backup_command,
+    digest_command,
     audit_group,
 )
 

@@ -22,6 +22,18 @@ DEFAULTS = {
     "DEFAULT_LANGUAGE": "nb",
     "TIMEZONE": "Europe/Oslo",
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "UPLOAD_FOLDER": None,  # where uploads wait between preview and storing; instance/uploads
+    "UPLOAD_MAX_ROWS": 1_000_000,
+    "REGISTER_UNUSED_DAYS": 180,
+    # Mail for the leaders' digests; without SMTP_HOST they are kept in the outbox.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": "pilots@localhost",
+    "BASE_URL": "http://127.0.0.1:5000",  # the app's public address, for links in mail
+    "BACKUP_DIR": None,  # where the scheduler's nightly backups go; instance/backups
+    "BACKUP_KEEP": 14,
 }
 
 

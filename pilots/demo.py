@@ -8,7 +8,7 @@ here (stories, ideas, pilots, observations).
 
 from __future__ import annotations
 
-from pilots import demo_pilots
+from pilots import demo_observations, demo_pilots, demo_stories
 from pilots.domain import accounts
 from pilots.domain import organisation as org
 
@@ -66,6 +66,8 @@ def load(db) -> list[dict]:
                 db, email, name, password_hash, roles=[org.parse_role(r) for r in roles]
             )
         demo_pilots.load(db)
+        demo_observations.load(db)
+        demo_stories.load(db)
     return logins()
 
 

@@ -440,6 +440,174 @@ def observations(db):
     )
 
 
+@migrations(name="0300_indicator_register")
+def indicator_register(db):
+    # The clean-up register: indicators the organisation reports on sit beside pilot
+    # metrics, with what they are reported in, how many teams collect them, and why and
+    # by whom they were retired or merged into another.
+    for column in (
+        "kind TEXT NOT NULL DEFAULT 'metric' CHECK (kind IN ('metric','indicator'))",
+        "reported_in TEXT NOT NULL DEFAULT ''",
+        "teams_collecting INTEGER NOT NULL DEFAULT 1 CHECK (teams_collecting >= 0)",
+        "retired_reason TEXT",
+        "retired_at TEXT",
+        "retired_by INTEGER REFERENCES users(id)",
+        "merged_into_id INTEGER REFERENCES metric(id)",
+    ):
+        db.execute(f"ALTER TABLE metric ADD COLUMN {column}")
+    db.execute("CREATE INDEX observation_metric ON observation(metric_id, updated_at)")
+
+
+@migrations(name="0400_evaluations")
+def evaluations(db):
+    # One stored result per (pilot, metric, as-of date). The UNIQUE key is the claim:
+    # evaluation writes are upserts on it, so a rerun or a crash never leaves two.
+    # input_hash covers everything the result depends on (the observation rows used
+    # for every metric of the pilot, the settings, the plan, the library versions); a
+    # stored row is only replaced when it differs.
+    db.execute(
+        """
+        CREATE TABLE evaluation (
+            id INTEGER PRIMARY KEY,
+            pilot_id INTEGER NOT NULL REFERENCES pilot(id) ON DELETE CASCADE,
+            metric_id INTEGER NOT NULL REFERENCES metric(id),
+            as_of TEXT NOT NULL,
+            plan_version INTEGER,
+            preview INTEGER NOT NULL DEFAULT 0 CHECK (preview IN (0, 1)),
+            scheduled INTEGER NOT NULL DEFAULT 0 CHECK (scheduled IN (0, 1)),
+            dropped_in_version INTEGER,
+            role TEXT NOT NULL CHECK (role IN ('primary','secondary','balancing')),
+            design TEXT NOT NULL CHECK (design IN ('spc','pre_post','two_group','did')),
+            method TEXT NOT NULL,
+            estimate REAL,
+            ci_low REAL,
+            ci_high REAL,
+            p_value REAL,
+            n_pilot INTEGER NOT NULL DEFAULT 0,
+            n_comparison INTEGER NOT NULL DEFAULT 0,
+            probability_improved REAL,
+            verdict TEXT NOT NULL CHECK (verdict IN
+                ('improved','worsened','no_clear_change','insufficient_data')),
+            summary TEXT NOT NULL,
+            details TEXT NOT NULL,
+            warnings TEXT NOT NULL,
+            data_hash TEXT NOT NULL,
+            input_hash TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            versions TEXT NOT NULL,
+            computed_at TEXT NOT NULL,
+            UNIQUE (pilot_id, metric_id, as_of)
+        )"""
+    )
+    db.execute("CREATE INDEX evaluation_pilot_as_of ON evaluation(pilot_id, as_of)")
+    db.execute("CREATE INDEX evaluation_input ON evaluation(pilot_id, input_hash)")
+    # The scheduler's log: one row per attempt, failures included.
+    db.execute(
+        """
+        CREATE TABLE job_run (
+            id INTEGER PRIMARY KEY,
+            job TEXT NOT NULL,
+            scheduled_for TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL CHECK (status IN ('running','ok','failed')),
+            catch_up INTEGER NOT NULL DEFAULT 0 CHECK (catch_up IN (0, 1)),
+            message TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute("CREATE INDEX job_run_job ON job_run(job, status, scheduled_for)")
+    # What the daily deadline check found, for pages to show: one row per open matter,
+    # kept up to date by each check and closed (resolved_at) when it is no longer found.
+    db.execute(
+        """
+        CREATE TABLE notice (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN
+                ('approval_pending','pilot_overdue','idea_unanswered')),
+            object_type TEXT NOT NULL,
+            object_id INTEGER NOT NULL,
+            unit_id INTEGER REFERENCES unit(id),
+            title TEXT NOT NULL,
+            due TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            resolved_at TEXT,
+            UNIQUE (kind, object_type, object_id)
+        )"""
+    )
+    db.execute("CREATE INDEX notice_open ON notice(resolved_at, kind)")
+
+
+@migrations(name="0610_notifications")
+def notifications(db):
+    # The in-app inbox: links and short summaries only, never report content.
+    db.execute(
+        """
+        CREATE TABLE notification (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            link TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            read_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX notification_user ON notification(user_id, read_at, id)")
+    # A leader's digest rhythm; no row means weekly.
+    db.execute(
+        """
+        CREATE TABLE digest_setting (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            frequency TEXT NOT NULL DEFAULT 'weekly'
+                CHECK (frequency IN ('daily','weekly','off')),
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    # One digest per person and period (a day, or an ISO week): the UNIQUE key makes a
+    # rerun of the job, or two of them, send it once.
+    db.execute(
+        """
+        CREATE TABLE digest (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            period_key TEXT NOT NULL,
+            frequency TEXT NOT NULL,
+            since TEXT NOT NULL,
+            signals INTEGER NOT NULL DEFAULT 0,
+            decisions INTEGER NOT NULL DEFAULT 0,
+            channel TEXT NOT NULL CHECK (channel IN ('smtp','outbox','none','failed')),
+            created_at TEXT NOT NULL,
+            UNIQUE (user_id, period_key)
+        )"""
+    )
+    # Mail that would have been sent, when no SMTP server is configured.
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    # When a person last looked at a page (the leader portfolio's "new since").
+    db.execute(
+        """
+        CREATE TABLE page_visit (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            page TEXT NOT NULL,
+            previous_at TEXT,
+            current_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, page)
+        )"""
+    )
+    db.execute("CREATE INDEX evaluation_computed ON evaluation(computed_at)")
+
+
 def apply(db) -> list[str]:
     """Apply pending migrations; return the names applied."""
     pending = [m.name for m in migrations.pending(db)]

@@ -39,7 +39,14 @@ def db_path(tmp_path, demo_template):
 
 @pytest.fixture
 def app(db_path):
-    return create_app({"MODE": "testing", "SECRET_KEY": "test-secret", "DATABASE": str(db_path)})
+    return create_app(
+        {
+            "MODE": "testing",
+            "SECRET_KEY": "test-secret",
+            "DATABASE": str(db_path),
+            "UPLOAD_FOLDER": str(db_path.parent / "uploads"),
+        }
+    )
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ The table below holds one valid request per POST endpoint; a new endpoint withou
 entry fails `test_every_state_changing_route_is_listed`.
 """
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ KARI, INGRID, OLA, ADMIN = (
 )
 
 
+ANALYST = DEMO_EMAIL["analyst"]
+
+
 def _id(db, sql, *params):
     return next(db.query(sql, list(params)))["id"]
 
@@ -34,6 +38,15 @@ def _user(db, email):
 
 def _pilot(db, title):
     return _id(db, "SELECT id FROM pilot WHERE title = ?", title)
+
+
+def _notification(db, email):
+    from pilots.domain import notifications
+
+    with db.atomic():
+        return notifications.notify(
+            db, _user(db, email), "digest", "Digest", "/portfolio", "", "2026-11-20T05:00:00Z"
+        )
 
 
 def _complete_draft(db):
@@ -50,6 +63,26 @@ def _complete_draft(db):
     return pilot["id"]
 
 
+def _story(db):
+    return {
+        "title": "Ventet på bolig",
+        "account": "Jeg ventet lenge på et boligtilbud.",
+        "source": "conversation",
+        "consent_how": "oral",
+        "consent_on": "2026-05-01",
+        "unit_id": org.unit_by_slug(db, "bosted-forst")["id"],
+    }
+
+
+def _idea(db):
+    return {
+        "title": "Bolig uten ventetid",
+        "need": "Et sted å bo først",
+        "proposal": "Gi nøkkelen første dag",
+        "unit_id": org.unit_by_slug(db, "bosted-forst")["id"],
+    }
+
+
 @dataclass
 class Case:
     endpoint: str
@@ -60,6 +93,26 @@ class Case:
 
 
 HOUSING = "Bosted først for ti personer"
+HOUSING_ROWS = (
+    "metric;period;arm;unit;value;n\r\n"
+    "housed-6m;01.11.2026;pilot;Ny-1;1;\r\n"
+    "er-visits;01.11.2026;pilot;;2;310,5\r\n"
+)
+
+
+def _staged_upload(db):
+    """A file previewed by Kari and waiting to be stored, as the upload step leaves it."""
+    from pathlib import Path
+
+    from pilots.web.observations import stage
+
+    database_file = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    folder = Path(database_file).parent / "uploads"
+    meta = {"filename": "bosted.csv", "encoding": "", "decimal_mark": "", "metric": ""}
+    token = stage(folder, _user(db, KARI), _pilot(db, HOUSING), HOUSING_ROWS.encode(), meta)
+    return f"/pilots/{_pilot(db, HOUSING)}/data/upload/{token}"
+
+
 ALARM = "Trygghetsalarm med fast svarer"
 CASES = [
     Case(
@@ -213,6 +266,77 @@ CASES = [
         lambda db: f"/pilots/trust/{org.unit_by_slug(db, 'sosialtjenesten')['id']}",
         lambda db: {"trust_auto_days": "5"},
     ),
+    Case("stories.create", KARI, lambda db: "/stories", lambda db: _story(db)),
+    Case("stories.withdraw", KARI, lambda db: "/stories/1/withdraw"),
+    Case(
+        "stories.pick",
+        INGRID,
+        lambda db: "/stories/1/week",
+        lambda db: {"unit_id": org.unit_by_slug(db, "helse-velferd")["id"], "note": "Til mandag"},
+    ),
+    Case("ideas.create", KARI, lambda db: "/ideas", lambda db: _idea(db)),
+    Case("ideas.update", KARI, lambda db: "/ideas/9", lambda db: _idea(db)),
+    Case("ideas.propose", KARI, lambda db: "/ideas/9/propose"),
+    Case("ideas.support", ANALYST, lambda db: "/ideas/12/support", lambda db: {"on": "1"}),
+    Case("ideas.follow", ANALYST, lambda db: "/ideas/12/follow", lambda db: {"on": "1"}),
+    Case("ideas.comment", OLA, lambda db: "/ideas/12/comments", lambda db: {"body": "God idé"}),
+    Case(
+        "ideas.answer",
+        INGRID,
+        lambda db: "/ideas/12/answer",
+        lambda db: {"kind": "dialogue", "reason": "La oss møtes på torsdag"},
+    ),
+    Case(
+        "ideas.set_deadline",
+        INGRID,
+        lambda db: f"/ideas/deadlines/{org.unit_by_slug(db, 'helse-velferd')['id']}",
+        lambda db: {"answer_days": "20"},
+    ),
+    Case("api.create_story", KARI, lambda db: "/api/v1/stories", lambda db: _story(db), api=True),
+    Case("api.create_idea", KARI, lambda db: "/api/v1/ideas", lambda db: _idea(db), api=True),
+    Case(
+        "observations.save_entry",
+        KARI,
+        lambda db: f"/pilots/{_pilot(db, HOUSING)}/data/entry",
+        lambda db: {
+            "metric": "er-visits",
+            "until": "2026-11-01",
+            "v|2026-11-01|pilot": "3",
+            "n|2026-11-01|pilot": "300,5",
+        },
+    ),
+    Case(
+        "observations.upload",
+        KARI,
+        lambda db: f"/pilots/{_pilot(db, HOUSING)}/data/upload",
+        lambda db: {"file": (io.BytesIO(HOUSING_ROWS.encode()), "bosted.csv")},
+    ),
+    Case("observations.store", KARI, _staged_upload),
+    Case(
+        "register.create",
+        KARI,
+        lambda db: "/register",
+        lambda db: {"name": "Antall avvik", "slug": "avvik", "reported_in": "Kvalitetsrapport"},
+    ),
+    Case(
+        "register.retire",
+        INGRID,
+        lambda db: "/register/{}/retire".format(
+            _id(db, "SELECT id FROM metric WHERE slug = 'brukermoter-registrert'")
+        ),
+        lambda db: {"reason": "Ingen bruker tallet"},
+    ),
+    Case(
+        "register.merge",
+        INGRID,
+        lambda db: "/register/{}/merge".format(
+            _id(db, "SELECT id FROM metric WHERE slug = 'ventetid-forste-samtale-uke'")
+        ),
+        lambda db: {
+            "into": _id(db, "SELECT id FROM metric WHERE slug = 'ventetid-forste-samtale'"),
+            "reason": "Samme tall, to ganger",
+        },
+    ),
     Case(
         "api.create_metric",
         KARI,
@@ -241,11 +365,41 @@ CASES = [
         api=True,
     ),
     Case(
+        "api.post_observations",
+        KARI,
+        lambda db: f"/api/v1/pilots/{_pilot(db, HOUSING)}/observations",
+        lambda db: [{"metric": "housed-6m", "period": "01.11.2026", "unit": "API-1", "value": 1}],
+        api=True,
+    ),
+    Case(
         "api.approve_pilot",
         INGRID,
         lambda db: f"/api/v1/pilots/{_pilot(db, ALARM)}/approve",
         lambda db: {"version": 1},
         api=True,
+    ),
+    Case(
+        "api.evaluate",
+        KARI,
+        lambda db: f"/api/v1/pilots/{_pilot(db, HOUSING)}/evaluations",
+        api=True,
+    ),
+    Case(
+        "results.evaluate",
+        KARI,
+        lambda db: f"/pilots/{_pilot(db, HOUSING)}/evaluate",
+    ),
+    Case(
+        "notifications.read",
+        INGRID,
+        lambda db: f"/notifications/{_notification(db, INGRID)}/read",
+    ),
+    Case("notifications.read_all", INGRID, lambda db: "/notifications/read-all"),
+    Case(
+        "notifications.digest",
+        INGRID,
+        lambda db: "/profile/digest",
+        lambda db: {"frequency": "daily"},
     ),
 ]
 

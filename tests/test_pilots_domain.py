@@ -82,7 +82,7 @@ def test_submission_needs_a_complete_plan(db, people, housed):
         pilots.submit(db, pilot["id"], people["kari"])
     assert error.value.field == "start_date"
     assert pilots.get_pilot(db, pilot["id"])["status"] == "draft"
-    assert ("hypothesis" in [field for field, _ in pilots.advice_before_submission(pilot)])
+    assert "hypothesis" in [field for field, _ in pilots.advice_before_submission(pilot)]
 
 
 def test_approval_freezes_a_numbered_hashed_version(db, people, ready_draft):

@@ -100,8 +100,14 @@ def init_web(app: Flask) -> None:
         home,
         ideas,
         metrics,
+        notifications,
+        observations,
+        operations,
         pilots,
+        portfolio,
         profile,
+        register,
+        results,
         stories,
     )
 
@@ -112,8 +118,14 @@ def init_web(app: Flask) -> None:
         admin.bp,
         metrics.bp,
         pilots.bp,
+        observations.bp,
+        register.bp,
         stories.bp,
         ideas.bp,
+        results.bp,
+        portfolio.bp,
+        notifications.bp,
+        operations.bp,
         api.bp,
     ):
         app.register_blueprint(blueprint)

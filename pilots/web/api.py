@@ -70,6 +70,22 @@ def api_allow(*rules: str):
     return decorate
 
 
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
+def arg_int(name: str, default: int | None = None, low: int = 0) -> int | None:
+    """A whole-number query argument in SQLite's range; anything else is the default."""
+    value = request.args.get(name, type=int)
+    if value is None or not low <= value <= SQLITE_MAX_INTEGER:
+        return default
+    return value
+
+
+def page_args(limit: int = 100, most: int = 1000) -> tuple[int, int]:
+    """?limit= (1 to `most`) and ?offset= (0 or more) for list endpoints."""
+    return min(arg_int("limit", limit, low=1), most), arg_int("offset", 0)
+
+
 def json_body(kind=dict):
     """The request's JSON body, which must be of `kind`; else a DomainError."""
     body = request.get_json(silent=True)
@@ -174,8 +190,7 @@ def create_metric():
 @api_allow(SIGNED_IN)
 def list_pilots():
     """Pilots the token's person may see; ?q=, ?status=, ?limit=, ?offset=."""
-    limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
-    offset = max(request.args.get("offset", 0, type=int), 0)
+    limit, offset = page_args()
     rows, total = domain.search_pilots(
         get_db(),
         g.api_user.id,
@@ -208,20 +223,10 @@ def _choices(db, metrics) -> list[dict]:
     return choices
 
 
+# The charter's text fields plus the ones it reads as numbers, dates and choices.
 CHARTER_KEYS = (
-    "title",
-    "idea_text",
-    "aim",
-    "need",
-    "hypothesis",
-    "prediction",
-    "stop_doing",
-    "scope",
-    "co_creators",
-    "baseline",
-    "comparison",
+    *domain.CHARTER_TEXT,
     "cadence",
-    "cadence_rule",
     "start_date",
     "end_date",
     "design",
@@ -292,3 +297,11 @@ def openapi():
     from pilots.web.openapi import document
 
     return jsonify(document())
+
+
+# Areas that add their routes to this blueprint, imported here so the routes exist
+# before the blueprint is registered.
+from pilots.web import (  # noqa: E402
+    api_evaluations,  # noqa: F401
+    api_observations,  # noqa: F401
+)

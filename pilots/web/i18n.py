@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_decimal as babel_format_decimal
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -195,7 +195,13 @@ def label(kind: str, code) -> str:
     """The reader's word for a stored code (a status, a design, a role ...)."""
     if code is None:
         return ""
-    return _labels().get(kind, {}).get(code, str(code))
+    # Built once per request and language: a page may ask for dozens of labels, and
+    # each build translates every label there is.
+    key = ("labels", _locale())
+    labels = g.get("_labels")
+    if labels is None or labels[0] != key:
+        labels = g._labels = (key, _labels())
+    return labels[1].get(kind, {}).get(code, str(code))
 
 
 def init_app(app) -> None:

@@ -288,4 +288,6 @@ def document() -> dict:
 
 def _areas():
     """The API modules beside api.py that describe their own paths."""
-    return ()
+    from pilots.web import api_evaluations, api_observations, api_stories
+
+    return (api_stories, api_observations, api_evaluations)

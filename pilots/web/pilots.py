@@ -21,7 +21,8 @@ from pilots.domain import pilots as domain
 from pilots.domain.planning import planning_advice
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow
-from pilots.web.pages import Paging, page, page_number, see_other, translated
+from pilots.web.pages import Paging, id_arg, page, page_number, see_other, translated
+from pilots.web.results import section_context as results_section
 
 bp = Blueprint("pilots", __name__, url_prefix="/pilots")
 EMPTY_METRIC_ROWS = 2
@@ -38,13 +39,6 @@ def _or_404(function, *args, **kwargs):
         abort(404)
 
 
-def _int_arg(name: str) -> int | None:
-    try:
-        return int(request.args.get(name) or 0) or None
-    except ValueError:
-        return None
-
-
 # ---- list and create ---------------------------------------------------------
 
 
@@ -57,8 +51,8 @@ def index():
         "query": request.args.get("q", ""),
         "status": request.args.get("status", ""),
         "design": request.args.get("design", ""),
-        "unit_id": _int_arg("unit"),
-        "metric_id": _int_arg("metric"),
+        "unit_id": id_arg("unit"),
+        "metric_id": id_arg("metric"),
     }
     size = 20
     rows, total = domain.search_pilots(
@@ -146,6 +140,7 @@ def detail(pilot_id: int):
         overdue=domain.is_overdue(pilot, date.today()),
         own=current_user.id in {pilot["created_by"], *(v["proposed_by"] for v in history)},
         errors={},
+        **results_section(db, pilot),
     )
 
 

@@ -9,7 +9,7 @@ from flask_login import current_user, login_user
 from pilots.domain import DomainError, NotFound, accounts, tokens
 from pilots.web import CurrentUser, get_db
 from pilots.web.access import SIGNED_IN, allow
-from pilots.web.pages import page
+from pilots.web.pages import page, see_other
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -38,9 +38,7 @@ def password():
     token = accounts.start_session(db, current_user.id, record=False)
     login_user(CurrentUser(accounts.session_user(db, token), token))
     flash(_("Your password is changed. Other sessions have been signed out."), "success")
-    response = redirect(url_for("profile.index"), code=303)
-    response.headers["HX-Redirect"] = url_for("profile.index")
-    return response
+    return see_other(url_for("profile.index"))
 
 
 @bp.route("/tokens", methods=["POST"])
