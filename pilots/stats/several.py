@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from statsmodels.stats.multitest import multipletests
+import numpy as np
 
 from pilots.stats import summary
 from pilots.stats.result import Result
@@ -30,17 +30,23 @@ def holm_adjust(
     """Holm step-down adjusted p-values; None entries are skipped and stay None.
 
     Method: Holm (1979), "A simple sequentially rejective multiple test procedure",
-    Scandinavian Journal of Statistics 6:65-70, via statsmodels
-    `multipletests(p, alpha=alpha, method="holm")`. The method is named because
-    statsmodels' default, "hs", is Holm-Sidak.
+    Scandinavian Journal of Statistics 6:65-70: sort the m p-values, multiply the
+    j-th smallest by (m - j + 1), carry the running maximum, cap at 1. This is what
+    statsmodels' `multipletests(p, method="holm")` computes (its default, "hs", is
+    Holm-Sidak), and the tests check both against R's `p.adjust`. It is written out
+    because `multipletests` in statsmodels 0.15 runs a full garbage collection on
+    every call, which dominated a scheduled evaluation of many pilots.
     """
     present = [(i, p) for i, p in enumerate(p_values) if p is not None]
     adjusted: list[float | None] = [None] * len(p_values)
     if not present:
         return tuple(adjusted)
-    _, corrected, _, _ = multipletests(
-        [p for _, p in present], alpha=alpha, method="holm", is_sorted=False, returnsorted=False
-    )
+    values = np.asarray([p for _, p in present], dtype=float)
+    order = np.argsort(values, kind="stable")
+    factors = len(values) - np.arange(len(values))
+    stepped = np.minimum(1.0, np.maximum.accumulate(factors * values[order]))
+    corrected = np.empty_like(stepped)
+    corrected[order] = stepped
     for (i, _), q in zip(present, corrected, strict=True):
         adjusted[i] = float(q)
     return tuple(adjusted)
