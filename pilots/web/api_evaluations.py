@@ -19,9 +19,11 @@ from flask import g, jsonify, request
 from pilots.domain import DomainError
 from pilots.domain import pilots as pilot_domain
 from pilots.evaluation import evaluate_pilot, evaluation_history, latest_evaluation
+from pilots.evaluation.service import RESULT_FIELDS
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN
 from pilots.web.api import api_allow, bp, problem
+from pilots.web.openapi import PILOT_ID
 
 EVALUATORS = ("frontline", "leader", "analyst")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -98,34 +100,14 @@ def history(pilot_id: int):
 # ---- OpenAPI ---------------------------------------------------------------------------
 
 _NUMBER = {"type": ["number", "null"]}
-_PILOT_ID = {
-    "name": "pilot_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1, "format": "int64"},
-}
 _VERDICT = {"enum": ["improved", "worsened", "no_clear_change", "insufficient_data"]}
 _ROLE = {"enum": ["primary", "secondary", "balancing"]}
 
 RESULT = {
     "type": "object",
     "description": "One metric's result, with the field names of the evaluation contract.",
-    "required": [
-        "metric",
-        "role",
-        "design",
-        "method",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "n_pilot",
-        "n_comparison",
-        "probability_improved",
-        "verdict",
-        "summary",
-        "details",
-    ],
+    # The evaluation contract in DESIGN.md; warnings are extra and may be empty.
+    "required": [name for name in RESULT_FIELDS if name != "warnings"],
     "properties": {
         "metric": {"type": "string"},
         "role": _ROLE,
@@ -242,7 +224,7 @@ def paths() -> dict:
             "post": {
                 "operationId": "evaluatePilot",
                 "summary": "Evaluate now (team, leaders of its unit, analysts)",
-                "parameters": [_PILOT_ID],
+                "parameters": [PILOT_ID],
                 "requestBody": {
                     "required": False,
                     "content": {
@@ -266,7 +248,7 @@ def paths() -> dict:
                 "operationId": "listEvaluations",
                 "summary": "Past evaluations, newest first",
                 "parameters": [
-                    _PILOT_ID,
+                    PILOT_ID,
                     {"name": "limit", "in": "query", "schema": {"type": "integer"}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer"}},
                 ],
@@ -277,7 +259,7 @@ def paths() -> dict:
             "get": {
                 "operationId": "latestEvaluation",
                 "summary": "The most recent stored evaluation",
-                "parameters": [_PILOT_ID],
+                "parameters": [PILOT_ID],
                 "responses": _ok(
                     "Evaluation", "The latest evaluation", ("404", "Not found or none yet.")
                 ),

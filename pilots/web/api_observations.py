@@ -21,6 +21,7 @@ from pilots.domain.observation_files import FileRefused
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN
 from pilots.web.api import api_allow, bp, problem
+from pilots.web.openapi import PILOT_ID
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "text/tab-separated-values")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -165,12 +166,6 @@ OBSERVATION = {
     },
 }
 
-_PILOT_ID = {
-    "name": "pilot_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1, "format": "int64"},
-}
 _METRIC = {
     "name": "metric",
     "in": "query",
@@ -193,7 +188,7 @@ def paths() -> dict:
                 "operationId": "getObservations",
                 "summary": "The pilot's observations (JSON list, or CSV with Accept: text/csv)",
                 "parameters": [
-                    _PILOT_ID,
+                    PILOT_ID,
                     _METRIC,
                     {"name": "delimiter", "in": "query", "schema": {"enum": list(DELIMITERS)}},
                     {"name": "decimal_mark", "in": "query", "schema": {"enum": list(MARKS)}},
@@ -226,7 +221,7 @@ def paths() -> dict:
                     " Re-sent rows update the stored ones."
                 ),
                 "parameters": [
-                    _PILOT_ID,
+                    PILOT_ID,
                     _METRIC,
                     {"name": "encoding", "in": "query", "schema": {"enum": list(ENCODINGS)}},
                     {"name": "decimal_mark", "in": "query", "schema": {"enum": list(MARKS)}},
