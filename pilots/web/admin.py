@@ -10,11 +10,11 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from pilots.domain import DomainError, NotFound, accounts, audit
+from pilots.domain import DomainError, accounts, audit
 from pilots.domain import organisation as org
 from pilots.web import get_db
 from pilots.web.access import allow, is_htmx
-from pilots.web.pages import Paging, page, page_number, see_other, translated
+from pilots.web.pages import Paging, found, page, page_number, see_other, translated
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -60,18 +60,11 @@ def create_unit():
     return _see_other("admin.units")
 
 
-def _unit_or_404(unit_id: int) -> dict:
-    try:
-        return org.get_unit(get_db(), unit_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/units/<int:unit_id>")
 @allow("admin")
 def unit_row(unit_id: int):
     """One unit's row (htmx swaps it back in after editing)."""
-    _unit_or_404(unit_id)
+    found(org.get_unit, unit_id)
     return _unit_row(unit_id)
 
 
@@ -79,7 +72,7 @@ def unit_row(unit_id: int):
 @allow("admin")
 def edit_unit(unit_id: int):
     """The unit's row as a form, to rename it in place."""
-    _unit_or_404(unit_id)
+    found(org.get_unit, unit_id)
     return _unit_row(unit_id, editing_id=unit_id)
 
 
@@ -87,7 +80,7 @@ def edit_unit(unit_id: int):
 @allow("admin")
 def rename_unit(unit_id: int):
     """Save a unit's new name."""
-    _unit_or_404(unit_id)
+    found(org.get_unit, unit_id)
     db = get_db()
     try:
         org.rename_unit(db, unit_id, request.form.get("name", ""), current_user.id)
@@ -175,13 +168,6 @@ def create_user():
     return page("admin/password_once.html", person=user, password=password)
 
 
-def _person_or_404(user_id: int) -> dict:
-    try:
-        return org.get_user(get_db(), user_id)
-    except NotFound:
-        abort(404)
-
-
 def _person_page(person: dict, block=None, status=200, errors=None):
     db = get_db()
     return page(
@@ -200,14 +186,14 @@ def _person_page(person: dict, block=None, status=200, errors=None):
 @allow("admin")
 def user_detail(user_id: int):
     """One person: details, roles, and account actions."""
-    return _person_page(_person_or_404(user_id))
+    return _person_page(found(org.get_user, user_id))
 
 
 @bp.route("/users/<int:user_id>", methods=["POST"])
 @allow("admin")
 def update_user(user_id: int):
     """Save a person's name and e-mail."""
-    person = _person_or_404(user_id)
+    person = found(org.get_user, user_id)
     try:
         org.update_user(
             get_db(),
@@ -227,7 +213,7 @@ def update_user(user_id: int):
 @allow("admin")
 def set_active(user_id: int):
     """Disable (signing the person out everywhere) or enable an account."""
-    _person_or_404(user_id)
+    found(org.get_user, user_id)
     active = request.form.get("active") == "1"
     try:
         org.set_active(get_db(), user_id, active, current_user.id)
@@ -242,7 +228,7 @@ def set_active(user_id: int):
 @allow("admin")
 def reset_password(user_id: int):
     """Give a person a new generated password, shown once; their sessions end."""
-    person = _person_or_404(user_id)
+    person = found(org.get_user, user_id)
     password = accounts.generate_password()
     accounts.set_password(get_db(), user_id, password, current_user.id)
     return page("admin/password_once.html", person=person, password=password)
@@ -252,7 +238,7 @@ def reset_password(user_id: int):
 @allow("admin")
 def add_role(user_id: int):
     """Give a person a role."""
-    person = _person_or_404(user_id)
+    person = found(org.get_user, user_id)
     role = request.form.get("role", "")
     try:
         org.add_role(get_db(), user_id, role, request.form.get("unit") or None, current_user.id)
@@ -267,7 +253,7 @@ def add_role(user_id: int):
 @allow("admin")
 def remove_role(user_id: int, role_id: int):
     """Take a role away from a person."""
-    person = _person_or_404(user_id)
+    person = found(org.get_user, user_id)
     if not any(r["id"] == role_id for r in org.roles_of(get_db(), user_id)):
         abort(404)
     try:

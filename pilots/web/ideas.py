@@ -18,20 +18,13 @@ from pilots.domain import organisation as org
 from pilots.domain import stories as story_domain
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow, is_htmx
-from pilots.web.pages import id_arg, page, page_number, see_other
+from pilots.web.pages import found, id_arg, page, page_number, see_other
 from pilots.web.stories import go_to, guard_errors, names_to_confirm
 
 bp = Blueprint("ideas", __name__, url_prefix="/ideas")
 PAGE_SIZE = 20
 AUTHORS = ("frontline", "leader")
 IDEA_FIELDS = (*domain.LIMITS, "tags", "unit_id")
-
-
-def _idea_or_404(idea_id: int) -> dict:
-    try:
-        return domain.get_idea(get_db(), idea_id, current_user.id)
-    except NotFound:
-        abort(404)
 
 
 # ---- list --------------------------------------------------------------------
@@ -146,7 +139,7 @@ def _echo(form) -> dict:
 @allow(*AUTHORS)
 def edit(idea_id: int):
     """The draft's form, for its authors."""
-    idea = _idea_or_404(idea_id)
+    idea = found(domain.get_idea, idea_id, current_user.id)
     if idea["status"] != "draft":
         return see_other(url_for("ideas.detail", idea_id=idea_id))
     form = {k: str(idea[k]) for k in IDEA_FIELDS}
@@ -161,7 +154,7 @@ def edit(idea_id: int):
 @allow(*AUTHORS)
 def update(idea_id: int):
     """Save changes to a draft."""
-    idea = _idea_or_404(idea_id)
+    idea = found(domain.get_idea, idea_id, current_user.id)
     try:
         domain.update_idea(
             get_db(), idea_id, actor_id=current_user.id, **_form_values(request.form)
@@ -179,7 +172,7 @@ def update(idea_id: int):
 @allow(*AUTHORS)
 def propose(idea_id: int):
     """Show the idea to the whole organisation; leaders must now answer it."""
-    _idea_or_404(idea_id)
+    found(domain.get_idea, idea_id, current_user.id)
     try:
         idea = domain.propose_idea(get_db(), idea_id, current_user.id)
     except NotFound:
@@ -236,11 +229,11 @@ def _detail(idea: dict, block=None, status=200, **extra):
 @allow(SIGNED_IN)
 def detail(idea_id: int):
     """One idea: the need and its stories, the proposal, supports, comments, answer."""
-    return _detail(_idea_or_404(idea_id))
+    return _detail(found(domain.get_idea, idea_id, current_user.id))
 
 
 def _toggle(idea_id: int, function, flag: str):
-    _idea_or_404(idea_id)
+    found(domain.get_idea, idea_id, current_user.id)
     try:
         function(get_db(), idea_id, current_user.id, request.form.get(flag) == "1")
     except NotFound:
@@ -248,7 +241,7 @@ def _toggle(idea_id: int, function, flag: str):
     except DomainError as error:
         flash(_(error.message, **error.params), "error")
     if is_htmx():
-        return _detail(_idea_or_404(idea_id), "engagement")
+        return _detail(found(domain.get_idea, idea_id, current_user.id), "engagement")
     return see_other(url_for("ideas.detail", idea_id=idea_id))
 
 
@@ -270,7 +263,7 @@ def follow(idea_id: int):
 @allow(SIGNED_IN)
 def comment(idea_id: int):
     """Add a comment; htmx swaps the comment list and a fresh form in place."""
-    idea = _idea_or_404(idea_id)
+    idea = found(domain.get_idea, idea_id, current_user.id)
     body = request.form.get("body", "")
     try:
         domain.add_comment(
@@ -298,7 +291,7 @@ def comment(idea_id: int):
 @allow("leader")
 def answer(idea_id: int):
     """A leader answers: in dialogue, accepted for a pilot, parked or declined."""
-    idea = _idea_or_404(idea_id)
+    idea = found(domain.get_idea, idea_id, current_user.id)
     form = request.form.to_dict()
     try:
         idea = domain.answer_idea(

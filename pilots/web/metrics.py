@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from pilots.domain import DomainError, NotFound
+from pilots.domain import DomainError
 from pilots.domain import metrics as catalogue
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow
-from pilots.web.pages import Paging, page, page_number, safe_next, see_other, translated
+from pilots.web.pages import Paging, found, page, page_number, safe_next, see_other, translated
 
 bp = Blueprint("metrics", __name__, url_prefix="/metrics")
 EDITORS = ("frontline", "leader", "analyst")
@@ -66,25 +66,20 @@ def create():
     return see_other(safe_next(form.get("next"), url_for("metrics.index")))
 
 
-def _metric_or_404(metric_id: int) -> dict:
-    try:
-        return catalogue.get_metric(get_db(), metric_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/<int:metric_id>/edit")
 @allow(*EDITORS)
 def edit(metric_id: int):
     """The form to describe a metric better (its slug and type stay)."""
-    return page("metrics/form.html", metric=_metric_or_404(metric_id), errors={}, next_url="")
+    return page(
+        "metrics/form.html", metric=found(catalogue.get_metric, metric_id), errors={}, next_url=""
+    )
 
 
 @bp.route("/<int:metric_id>", methods=["POST"])
 @allow(*EDITORS)
 def update(metric_id: int):
     """Save a metric's description."""
-    metric = _metric_or_404(metric_id)
+    metric = found(catalogue.get_metric, metric_id)
     form = request.form.to_dict()
     try:
         catalogue.update_metric(get_db(), metric_id, form, current_user.id)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import make_response, redirect, render_template, request
+from flask import abort, make_response, redirect, render_template, request
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
@@ -54,6 +54,17 @@ def page_number() -> int:
         return max(1, int(request.args.get("page", 1)))
     except ValueError:
         return 1
+
+
+def found(function, *args, **kwargs):
+    """`function(db, *args)` from the domain, or a 404 when it raises NotFound."""
+    from pilots.domain import NotFound
+    from pilots.web import get_db
+
+    try:
+        return function(get_db(), *args, **kwargs)
+    except NotFound:
+        abort(404)
 
 
 def id_arg(name: str) -> int | None:

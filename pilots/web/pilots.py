@@ -21,7 +21,7 @@ from pilots.domain import pilots as domain
 from pilots.domain.planning import planning_advice
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow
-from pilots.web.pages import Paging, id_arg, page, page_number, see_other, translated
+from pilots.web.pages import Paging, found, id_arg, page, page_number, see_other, translated
 from pilots.web.results import section_context as results_section
 
 bp = Blueprint("pilots", __name__, url_prefix="/pilots")
@@ -30,13 +30,6 @@ EMPTY_METRIC_ROWS = 2
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _or_404(function, *args, **kwargs):
-    try:
-        return function(get_db(), *args, **kwargs)
-    except NotFound:
-        abort(404)
 
 
 # ---- list and create ---------------------------------------------------------
@@ -119,7 +112,7 @@ def create():
 def detail(pilot_id: int):
     """The charter, the plan's versions and their diffs, cycles, and the timeline."""
     db = get_db()
-    pilot = _or_404(domain.visible_pilot, pilot_id, current_user.id)
+    pilot = found(domain.visible_pilot, pilot_id, current_user.id)
     member = domain.is_team_member(db, current_user.id, pilot["team_id"]) or (
         pilot["created_by"] == current_user.id
     )
@@ -285,7 +278,7 @@ def _edit_page(pilot, fields, choices, errors, status=200):
 @allow("frontline")
 def edit(pilot_id: int):
     """The charter form: a draft is saved directly; an approved plan gets an amendment."""
-    pilot = _or_404(domain.editable_pilot, pilot_id, current_user.id)
+    pilot = found(domain.editable_pilot, pilot_id, current_user.id)
     if pilot["status"] not in ("draft", *domain.FROZEN):
         flash(_("This pilot can no longer be changed."), "error")
         return see_other(url_for("pilots.detail", pilot_id=pilot_id))
@@ -306,7 +299,7 @@ def edit(pilot_id: int):
 def update(pilot_id: int):
     """Save the draft, or propose the amendment, then show the pilot."""
     db = get_db()
-    pilot = _or_404(domain.editable_pilot, pilot_id, current_user.id)
+    pilot = found(domain.editable_pilot, pilot_id, current_user.id)
     fields, choices = _charter_fields(request.form), _metric_choices(request.form)
     try:
         if pilot["status"] in domain.FROZEN:
@@ -374,7 +367,7 @@ def trust(unit_id: int):
     db = get_db()
     if not domain.leads(db, current_user.id, unit_id):
         abort(404)
-    unit = _or_404(org.get_unit, unit_id)
+    unit = found(org.get_unit, unit_id)
     return page(
         "pilots/trust.html",
         unit=unit,
@@ -397,7 +390,7 @@ def _envelope_form(unit: dict) -> dict:
 def update_trust(unit_id: int):
     """Save the unit's trust envelope."""
     db = get_db()
-    unit = _or_404(org.get_unit, unit_id)
+    unit = found(org.get_unit, unit_id)
     fields = request.form.to_dict()
     fields["trust_excluded_risks"] = request.form.getlist("trust_excluded_risks")
     try:

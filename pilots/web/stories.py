@@ -8,17 +8,17 @@ with the offending text marked (escaped text in <mark>, never markup from the us
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, request, url_for
+from flask import Blueprint, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from pilots.domain import DomainError, NotFound, personal_data
+from pilots.domain import DomainError, personal_data
 from pilots.domain import ideas as idea_domain
 from pilots.domain import organisation as org
 from pilots.domain import stories as domain
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow, is_htmx
-from pilots.web.pages import id_arg, page, page_number, see_other, translated
+from pilots.web.pages import found, id_arg, page, page_number, see_other, translated
 
 bp = Blueprint("stories", __name__, url_prefix="/stories")
 PAGE_SIZE = 20
@@ -125,13 +125,6 @@ def ideas_waiting():
     return idea_domain.waiting_for(get_db(), current_user.id)
 
 
-def _story_or_404(story_id: int) -> dict:
-    try:
-        return domain.get_story(get_db(), story_id)
-    except NotFound:
-        abort(404)
-
-
 # ---- list --------------------------------------------------------------------
 
 
@@ -235,14 +228,14 @@ def _detail(story: dict, status=200, errors=None, block=None):
 @allow(SIGNED_IN)
 def detail(story_id: int):
     """One story: the citizen's words and what became of them."""
-    return _detail(_story_or_404(story_id))
+    return _detail(found(domain.get_story, story_id))
 
 
 @bp.route("/<int:story_id>/withdraw", methods=["POST"])
 @allow(*AUTHORS)
 def withdraw(story_id: int):
     """The citizen withdrew consent: erase the story's words."""
-    _story_or_404(story_id)
+    found(domain.get_story, story_id)
     try:
         domain.withdraw_story(get_db(), story_id, current_user.id)
     except DomainError as error:
@@ -256,7 +249,7 @@ def withdraw(story_id: int):
 @allow("leader")
 def pick(story_id: int):
     """A leader makes this the story of the week for a unit they lead."""
-    story = _story_or_404(story_id)
+    story = found(domain.get_story, story_id)
     try:
         domain.pick_of_the_week(
             get_db(),
@@ -276,7 +269,7 @@ def pick(story_id: int):
 @allow(SIGNED_IN)
 def printable(story_id: int):
     """A clean page of the story to print for a leadership meeting."""
-    story = _story_or_404(story_id)
+    story = found(domain.get_story, story_id)
     return page(
         "stories/print.html",
         story=story,
