@@ -118,7 +118,12 @@ def _home_care(db, rng: random.Random, ola: int):
 
 
 def _nav(db, rng: random.Random, kari: int):
-    """Difference in differences: per caseworker and month, users in activity of n."""
+    """Difference in differences: per caseworker and month, users in activity of n.
+
+    Twelve caseworkers a side: with ten or more units in each arm the engine can use
+    errors clustered by unit, which scheduled looks need for their sequential interval
+    (with fewer, it switches to permutation inference and a scheduled look says so).
+    """
     records = []
     for month in _months(dt.date(2025, 10, 1), dt.date(2026, 10, 1)):
         after = month >= dt.date(2026, 4, 1)
@@ -126,9 +131,9 @@ def _nav(db, rng: random.Random, kari: int):
             ("pilot", "veileder", 0.63 if after else 0.40),
             ("comparison", "nabo", 0.43 if after else 0.41),
         ):
-            for worker in range(1, 9):
+            for worker in range(1, 13):
                 users = rng.randint(5, 12)
-                worker_effect = (worker - 4.5) * 0.01
+                worker_effect = (worker - 6.5) * 0.01
                 active = sum(1 for _u in range(users) if rng.random() < chance + worker_effect)
                 records.append(
                     {
