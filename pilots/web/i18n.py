@@ -14,7 +14,7 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import current_app, g, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -204,8 +204,27 @@ def label(kind: str, code) -> str:
     return labels[1].get(kind, {}).get(code, str(code))
 
 
+def _request_translations():
+    """The catalogue for this request, looked up once (Flask-Babel looks it up per string)."""
+    translations = g.get("_translations")
+    if translations is None:
+        translations = g._translations = get_translations()
+    return translations
+
+
+def _template_gettext(string: str) -> str:
+    return _request_translations().ugettext(string)
+
+
+def _template_ngettext(singular: str, plural: str, number: int) -> str:
+    return _request_translations().ungettext(singular, plural, number)
+
+
 def init_app(app) -> None:
     Babel(app, locale_selector=select_language, timezone_selector=lambda: "Europe/Oslo")
+    # Templates call gettext hundreds of times a page; Jinja's new-style wrappers still
+    # fill in %(name)s and escape, these only skip Flask-Babel's per-call lookups.
+    app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)
     app.jinja_env.filters.update(day=format_day, moment=format_moment, number=format_number)
 
     @app.context_processor
