@@ -41,7 +41,7 @@ def housing_records(rng) -> list[dict]:
     records = []
     for period in months("2026-03-01", 8):
         for arm, p_housed, rate in (("pilot", 0.85, 0.02), ("comparison", 0.45, 0.04)):
-            for k in range(6):
+            for k in range(30):
                 unit = f"{arm[0]}{k:02d}"
                 records.append(
                     {

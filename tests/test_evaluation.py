@@ -98,7 +98,9 @@ def _direct(db, title, pilot_id):
         rows = [r for r in records if r["metric"] == slug]
         if DESIGNS[title] == "two_group":
             arms = {
-                arm: [r for r in rows if r.get("arm", "pilot") == arm and r["period"] >= str(start)]
+                arm: _latest_per_person(
+                    [r for r in rows if r.get("arm", "pilot") == arm and r["period"] >= str(start)]
+                )
                 for arm in ("pilot", "comparison")
             }
             results.append(
@@ -135,6 +137,19 @@ def _direct(db, title, pilot_id):
             estimate = difference_in_differences(panel, start)
             results.append(_judge(estimate, "did", meta, pilot["planned_n"]))
     return {r.metric: r for r in review_several(results)}
+
+
+def _latest_per_person(rows: list[dict]) -> list[dict]:
+    """A person followed month after month counts once, in their latest state."""
+    latest: dict[str, dict] = {}
+    aggregates = []
+    for row in rows:
+        if row.get("unit"):
+            if row["unit"] not in latest or row["period"] > latest[row["unit"]]["period"]:
+                latest[row["unit"]] = row
+        else:
+            aggregates.append(row)
+    return aggregates + list(latest.values())
 
 
 @pytest.mark.parametrize("title", [HOUSING, ADMISSION, VISITS, NAV], ids=DESIGNS.get)
@@ -457,3 +472,20 @@ def test_a_draft_is_not_found_by_others(api, db):
 def test_evaluation_at_an_empty_date_has_no_results(db):
     look = evaluation_at(db, 1, "2020-01-01")
     assert look["results"] == [] and look["as_of"] == "2020-01-01"
+
+
+def test_a_person_followed_every_month_counts_once():
+    """Twelve people measured for eight months are twelve units, not 96."""
+    from pilots.evaluation.methods import _per_unit
+
+    class Housed:
+        type = "proportion"
+
+    rows = [
+        (f"2026-{month:02d}-01", "pilot", f"p{person}", float(month >= 6 and person < 9), None)
+        for month in range(3, 11)
+        for person in range(12)
+    ]
+    side = _per_unit(Housed, rows, "pilot")
+    assert len(side["values"]) == 12
+    assert sum(side["values"]) == 9  # each person's latest state: housed in October

@@ -131,10 +131,16 @@ def leads(db, user_id: int, unit_id: int) -> bool:
 
 
 def visible_pilot(db, pilot_id: int, viewer_id: int) -> dict:
-    """The pilot, if this person may see it: drafts only for the team that owns them."""
+    """The pilot, if this person may see it: a draft only for its team and their leaders.
+
+    Leaders see their teams' drafts because a draft may come from an idea they
+    accepted; other teams get a 404, as if it did not exist.
+    """
     pilot = get_pilot(db, pilot_id)
     if pilot["status"] == "draft" and not (
-        is_team_member(db, viewer_id, pilot["team_id"]) or pilot["created_by"] == viewer_id
+        is_team_member(db, viewer_id, pilot["team_id"])
+        or pilot["created_by"] == viewer_id
+        or leads(db, viewer_id, pilot["team_id"])
     ):
         raise NotFound(f"No pilot {pilot_id}")
     return pilot

@@ -118,20 +118,40 @@ def period_series(rows: list[Row], metric_type: str) -> list[dict]:
     return series
 
 
-def _two_group(plan, metric, rows, scheduled) -> Result:
-    pilot: dict[str, list] = {"values": [], "n": [], "units": defaultdict(list)}
-    comparison: dict[str, list] = {"values": [], "n": [], "units": defaultdict(list)}
-    for _period, arm, unit, value, n in rows:
-        side = pilot if arm == "pilot" else comparison
-        if metric.type == "mean" and unit:
-            side["units"][unit].append(value)
+def _per_unit(metric: MetricPlan, rows: list[Row], arm: str) -> dict[str, list]:
+    """One arm's values for the two-group tests, with each unit counted once.
+
+    A person (or case, or site) followed month after month is one independent unit,
+    not one per month: counting every month would shrink the interval and overstate
+    the certainty. So per unit: a mean is the unit's average over its periods; a
+    0/1 proportion is the unit's latest state; counts with trials or exposure are
+    added up. Rows without a unit are aggregates of their own and count as given.
+    """
+    side: dict[str, list] = {"values": [], "n": []}
+    by_unit: dict[str, list] = defaultdict(list)
+    for period, row_arm, unit, value, n in rows:
+        if row_arm != arm:
+            continue
+        if unit:
+            by_unit[unit].append((period, value, n))
         else:
             side["values"].append(value)
             side["n"].append(n)
-    for side in (pilot, comparison):
-        # A unit measured in several periods is one unit: Welch needs independent values.
-        side["values"] += [sum(v) / len(v) for v in side["units"].values()]
-        side["n"] += [None] * len(side["units"])
+    for measurements in by_unit.values():
+        if metric.type == "mean":
+            side["values"].append(sum(v for _p, v, _n in measurements) / len(measurements))
+            side["n"].append(None)
+        elif metric.type == "proportion" and all(n is None for _p, _v, n in measurements):
+            side["values"].append(max(measurements, key=lambda m: m[0])[1])
+            side["n"].append(None)
+        else:
+            side["values"].append(sum(v for _p, v, _n in measurements))
+            side["n"].append(sum(n or 0 for _p, _v, n in measurements))
+    return side
+
+
+def _two_group(plan, metric, rows, scheduled) -> Result:
+    pilot, comparison = _per_unit(metric, rows, "pilot"), _per_unit(metric, rows, "comparison")
     return evaluate_two_group(
         pilot["values"],
         comparison["values"],

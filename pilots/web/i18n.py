@@ -79,6 +79,16 @@ def format_number(value, digits: int = 1) -> str:
     return babel_format_decimal(value, format=pattern, locale=_locale())
 
 
+def format_input_number(value) -> str:
+    """A number to put back in a form field: the reader's decimal mark, no grouping.
+
+    Text the person typed (a form sent back with an error) is shown as typed.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return babel_format_decimal(value, format="0.##########", locale=_locale())
+    return value if isinstance(value, str) else ""
+
+
 def role_label(code: str) -> str:
     labels = {
         "frontline": _("Frontline"),
@@ -181,6 +191,26 @@ def _labels() -> dict[str, dict[str, str]]:
             "pilot.cycle_add": _("started a PDSA cycle"),
             "pilot.cycle_update": _("updated a PDSA cycle"),
             "pilot.evaluate": _("evaluated the results"),
+            "observations.import": _("stored data"),
+            "observations.preview": _("checked a data file"),
+        },
+        "method": {
+            "welch_t": _("Welch's t-test for the difference in averages"),
+            "welch_t_cuped": _("Welch's t-test, adjusted for the same people's values before"),
+            "relative_lift_delta": _("relative difference (delta method)"),
+            "newcombe_diff": _("difference in shares with Newcombe's interval"),
+            "poisson_score_ratio": _("rate ratio with the Poisson score test"),
+            "its_ols_hac": _("interrupted time series (segmented regression)"),
+            "its_poisson_hac": _("interrupted time series for counts (Poisson)"),
+            "spc_xmr": _("run chart with control limits (XmR)"),
+            "did_cluster": _("difference in differences, errors clustered by unit"),
+            "did_permutation": _("difference in differences, permutation test"),
+            "did_placebo": _("difference in differences, placebo test"),
+        },
+        "inference": {
+            "cluster": _("clustered by unit"),
+            "permutation": _("permutation"),
+            "placebo": _("placebo"),
         },
         "version_state": {
             "proposed": _("Waiting for approval"),
@@ -225,7 +255,9 @@ def init_app(app) -> None:
     # Templates call gettext hundreds of times a page; Jinja's new-style wrappers still
     # fill in %(name)s and escape, these only skip Flask-Babel's per-call lookups.
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)
-    app.jinja_env.filters.update(day=format_day, moment=format_moment, number=format_number)
+    app.jinja_env.filters.update(
+        day=format_day, moment=format_moment, number=format_number, input_number=format_input_number
+    )
 
     @app.context_processor
     def language_context():

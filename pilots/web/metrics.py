@@ -40,7 +40,8 @@ def new():
     """The form to add a metric."""
     return page(
         "metrics/form.html",
-        metric={"period": "month", "direction": "up", "type": "mean"},
+        # No default direction: "which way is better" is a choice, not a default.
+        metric={"period": "month", "direction": "", "type": "mean"},
         errors={},
         next_url=safe_next(request.args.get("next"), ""),
     )
