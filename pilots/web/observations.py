@@ -623,7 +623,7 @@ def streamed(export, *args, **kwargs):
 
 
 def attachment(body, mimetype: str, filename: str) -> Response:
-    response = Response(body, mimetype=mimetype)
+    response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
