@@ -10,6 +10,13 @@ interval come from permutation inference instead (treatment reassigned among uni
 exactly when the assignments are few enough to list, else a seeded random sample), or,
 with one pilot unit, from placebo runs on each comparison unit. A pre-trend check
 (arm x time before the start) goes in `details`. It returns a `MethodEstimate`.
+
+Both models are saturated in the arm, so everything they need is a handful of sums
+per unit (`UnitPanel`): rows and the sum of values before and after the start, and
+the moments of time before it. The fits are written out on those sums (normal
+equations and the CRV1 sandwich, Cameron & Miller 2015 eq. 11), which gives the
+statsmodels results (`tests/stats/test_did.py` checks both) in a fraction of the time
+a formula fit takes.
 """
 
 from __future__ import annotations
@@ -17,12 +24,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import statsmodels.formula.api as smf
-from scipy import stats
+from scipy import special
 
 from pilots.stats.its import Period, period_grid
 from pilots.stats.result import DataWarning, MethodEstimate
@@ -53,70 +59,167 @@ FEW_CLUSTERS = "few_clusters"
 NON_FINITE_VALUES = "non_finite_values"
 ZERO_VARIANCE = "zero_variance"
 
+_SUMS = ("n_pre", "sum_pre", "n_post", "sum_post", "t_pre", "tt_pre", "ty_pre")
 
-def panel_frame(
+
+@dataclass(frozen=True)
+class UnitPanel:
+    """The sums per unit (units in name order) that both models need.
+
+    `arm` is 1.0 for a pilot unit; `n_pre`/`sum_pre` and `n_post`/`sum_post` count and
+    add the unit's values before and on or after the start; `t_pre`, `tt_pre` and
+    `ty_pre` add t, t squared and t times the value over its rows before the start
+    (t = period number). `both_arms` counts units that appear in both arms.
+    """
+
+    arm: np.ndarray
+    n_pre: np.ndarray
+    sum_pre: np.ndarray
+    n_post: np.ndarray
+    sum_post: np.ndarray
+    t_pre: np.ndarray
+    tt_pre: np.ndarray
+    ty_pre: np.ndarray
+    both_arms: int = 0
+
+    @property
+    def rows(self) -> int:
+        return int(self.n_pre.sum() + self.n_post.sum())
+
+
+def unit_panel(
     rows: Sequence[tuple[Any, Any, Period, float]], start: Period
-) -> tuple[pd.DataFrame, list[DataWarning]]:
-    """Rows (unit, arm, period, value) as a frame with arm, post, t and unit codes."""
+) -> tuple[UnitPanel, list[DataWarning]]:
+    """Rows (unit, arm, period, value) summed per unit, with the non-finite rows left out."""
     warnings: list[DataWarning] = []
     kept = [r for r in rows if r[3] is not None and math.isfinite(float(r[3]))]
     if len(kept) < len(rows):
         warnings.append(DataWarning(NON_FINITE_VALUES, {"count": len(rows) - len(kept)}))
     grid = period_grid([r[2] for r in kept], start)
-    frame = pd.DataFrame(
-        {
-            "unit": [str(r[0]) for r in kept],
-            "arm": [ARMS[r[1]] for r in kept],
-            "t": np.asarray(grid.numbers, dtype=float),
-            "y": [float(r[3]) for r in kept],
-        }
+    names = sorted({str(r[0]) for r in kept})
+    index = {name: i for i, name in enumerate(names)}
+    code = np.fromiter((index[str(r[0])] for r in kept), dtype=np.intp, count=len(kept))
+    arm = np.fromiter((ARMS[r[1]] for r in kept), dtype=float, count=len(kept))
+    t = np.asarray(grid.numbers, dtype=float)
+    y = np.fromiter((float(r[3]) for r in kept), dtype=float, count=len(kept))
+    pre = t < grid.start
+    size = len(names)
+
+    def add(weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(code[mask], weights[mask], minlength=size)
+
+    ones = np.ones_like(y)
+    pilot_rows = add(arm, ones > 0)
+    all_rows = add(ones, ones > 0)
+    both = int(np.sum((pilot_rows > 0) & (pilot_rows < all_rows)))
+    panel = UnitPanel(
+        arm=(pilot_rows > 0).astype(float),
+        n_pre=add(ones, pre),
+        sum_pre=add(y, pre),
+        n_post=add(ones, ~pre),
+        sum_post=add(y, ~pre),
+        t_pre=add(t, pre),
+        tt_pre=add(t * t, pre),
+        ty_pre=add(t * y, pre),
+        both_arms=both,
     )
-    frame["post"] = (frame["t"] >= grid.start).astype(float)
-    frame["unit_code"] = pd.factorize(frame["unit"], sort=True)[0]
-    return frame, warnings
+    return panel, warnings
 
 
-def fit_cluster(frame: pd.DataFrame):
-    """OLS `y ~ arm * post`, errors clustered by unit (CRV1, t with G - 1 df).
+def _t_inference(estimate: float, se: float, df: float) -> tuple[float | None, float, float]:
+    """Two-sided p-value and 95 % interval of a t statistic with `df` degrees of freedom."""
+    if se == 0:
+        return None, estimate, estimate
+    quantile = float(special.stdtrit(df, 0.975))
+    p_value = float(2 * special.stdtr(df, -abs(estimate) / se))
+    return p_value, estimate - quantile * se, estimate + quantile * se
 
-    The bare statsmodels call this module wraps.
+
+def crv1_fit(xx: np.ndarray, xy: np.ndarray, rows: float) -> tuple[np.ndarray, np.ndarray]:
+    """OLS coefficients and CRV1 covariance from per-cluster X'X (G x K x K) and X'y (G x K).
+
+    Cameron & Miller (2015) eq. 11 with c = G/(G-1) (N-1)/(N-K), as Stata and
+    statsmodels' `cov_type="cluster"`: each cluster's score is X_g'e_g = X_g'y_g -
+    X_g'X_g b, so the sums per unit are all the fit needs.
     """
-    return smf.ols("y ~ arm * post", data=frame).fit(
-        cov_type="cluster", cov_kwds={"groups": frame["unit_code"].to_numpy()}, use_t=True
-    )
+    groups, k = xy.shape
+    bread = np.linalg.inv(xx.sum(axis=0))
+    beta = bread @ xy.sum(axis=0)
+    scores = xy - xx @ beta
+    meat = scores.T @ scores
+    c = groups / (groups - 1) * (rows - 1) / (rows - k)
+    return beta, c * bread @ meat @ bread
+
+
+def interaction_fit(
+    arm: np.ndarray,
+    n: np.ndarray,
+    sx: np.ndarray,
+    sxx: np.ndarray,
+    sy: np.ndarray,
+    sxy: np.ndarray,
+) -> tuple[float, float, int]:
+    """`y ~ arm * x` by OLS clustered by unit, from per-unit sums: (interaction, SE, df).
+
+    The columns are [1, a, x, a x] = kron([1, x], [1, a]) with a fixed per unit, so a
+    unit's X'X is kron([[n, sx], [sx, sxx]], [[1, a], [a, a]]) and its X'y is
+    kron([sy, sxy], [1, a]). CRV1 (Cameron & Miller 2015 eq. 11) with c = G/(G-1)
+    (N-1)/(N-K), t with G - 1 degrees of freedom, as statsmodels' `cov_type="cluster"`
+    with `use_t=True`. Units without rows take no part, as in a regression on the rows.
+    """
+    used = n > 0
+    a, n, sx, sxx, sy, sxy = (v[used] for v in (arm, n, sx, sxx, sy, sxy))
+    groups = len(n)
+    moments = np.stack([n, sx, sx, sxx], axis=-1).reshape(groups, 2, 2)
+    arms = np.stack([np.ones_like(a), a], axis=-1)
+    outer = arms[:, :, None] * arms[:, None, :]
+    xx = (moments[:, :, None, :, None] * outer[:, None, :, None, :]).reshape(groups, 4, 4)
+    xy = (np.stack([sy, sxy], axis=-1)[:, :, None] * arms[:, None, :]).reshape(groups, 4)
+    rows = float(n.sum())
+    bread = np.linalg.inv(xx.sum(axis=0))
+    beta = bread @ xy.sum(axis=0)
+    scores = xy - xx @ beta
+    c = groups / (groups - 1) * (rows - 1) / (rows - 4)
+    cov = c * bread @ (scores.T @ scores) @ bread
+    return float(beta[3]), math.sqrt(max(float(cov[3, 3]), 0.0)), groups - 1
 
 
 def cluster_inference(
-    fit, name: str = "arm:post"
+    panel: UnitPanel,
 ) -> tuple[float, float, float | None, float, float]:
-    """Estimate, SE, p-value and 95 % CI of one coefficient, t with G - 1 df.
-
-    Read from the covariance directly: a variance that rounding leaves a hair below
-    zero is zero, not a NaN.
-    """
-    names = list(fit.params.index)
-    i = names.index(name)
-    estimate = float(fit.params.iloc[i])
-    se = math.sqrt(max(float(np.asarray(fit.cov_params())[i, i]), 0.0))
-    df = getattr(fit, "df_resid_inference", None) or fit.df_resid
-    if se == 0:
-        return estimate, 0.0, None, estimate, estimate
-    quantile = stats.t.ppf(0.975, df)
-    p_value = float(2 * stats.t.sf(abs(estimate) / se, df))
-    return estimate, se, p_value, estimate - quantile * se, estimate + quantile * se
+    """The DiD (the `arm:post` coefficient): estimate, SE, p-value and 95 % CI."""
+    estimate, se, df = interaction_fit(
+        panel.arm,
+        panel.n_pre + panel.n_post,
+        panel.n_post,
+        panel.n_post,
+        panel.sum_pre + panel.sum_post,
+        panel.sum_post,
+    )
+    if se <= _ROUNDING * _scale(panel):
+        se = 0.0
+    p_value, low, high = _t_inference(estimate, se, df)
+    return estimate, se, p_value, low, high
 
 
-def unit_sums(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per unit: sums and counts of y before and after the start (for fast re-fits)."""
-    units = frame["unit_code"].to_numpy()
-    n_units = int(units.max()) + 1
-    post = frame["post"].to_numpy() > 0
-    y = frame["y"].to_numpy()
-    sums = {}
-    for name, mask in (("pre", ~post), ("post", post)):
-        sums[f"{name}_sum"] = np.bincount(units[mask], y[mask], minlength=n_units)
-        sums[f"{name}_n"] = np.bincount(units[mask], minlength=n_units).astype(float)
-    return sums
+# A standard error this small next to the values is rounding, not spread.
+_ROUNDING = 1e-12
+
+
+def _scale(panel: UnitPanel) -> float:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.abs(np.r_[panel.sum_pre / panel.n_pre, panel.sum_post / panel.n_post])
+    return max(1.0, float(np.nanmax(means)) if means.size else 1.0)
+
+
+def unit_sums(panel: UnitPanel) -> dict[str, np.ndarray]:
+    """Per unit: sums and counts before and after the start (for the permutations)."""
+    return {
+        "pre_sum": panel.sum_pre,
+        "pre_n": panel.n_pre,
+        "post_sum": panel.sum_post,
+        "post_n": panel.n_post,
+    }
 
 
 def did_statistics(assign: np.ndarray, sums: dict[str, np.ndarray]) -> np.ndarray:
@@ -168,7 +271,7 @@ def permutation_p(stat: float, stats: np.ndarray) -> float:
 
 
 def permutation_interval(
-    frame: pd.DataFrame, rows: np.ndarray, alpha: float = 0.05
+    panel: UnitPanel, rows: np.ndarray, alpha: float = 0.05
 ) -> tuple[float | None, float | None]:
     """95 % interval by inverting the permutation test (Rosenbaum 2002, ch. 2).
 
@@ -178,10 +281,14 @@ def permutation_interval(
     indicator of "observed pilot unit, after start". Bisection on each side of the
     estimate. None when the test can never reject (too few assignments).
     """
-    sums = unit_sums(frame)
-    a = did_statistics(rows, sums)
-    shifted = frame.assign(y=((frame["arm"] == 1) & (frame["post"] > 0)).astype(float))
-    b = did_statistics(rows, unit_sums(shifted))
+    a = did_statistics(rows, unit_sums(panel))
+    indicator = {
+        "pre_sum": np.zeros_like(panel.n_pre),
+        "pre_n": panel.n_pre,
+        "post_sum": panel.arm * panel.n_post,
+        "post_n": panel.n_post,
+    }
+    b = did_statistics(rows, indicator)
     estimate = float(a[0])
 
     def p_at(d: float) -> float:
@@ -206,38 +313,37 @@ def permutation_interval(
     return bounds[0], bounds[1]
 
 
-def pre_trend(frame: pd.DataFrame, inference: str) -> dict[str, Any]:
+def _spread_in_time(panel: UnitPanel, arm: float) -> float:
+    """Sum of squares of t about its mean over one arm's rows before the start."""
+    mask = panel.arm == arm
+    n, st, stt = (float(v[mask].sum()) for v in (panel.n_pre, panel.t_pre, panel.tt_pre))
+    return stt - st * st / n if n > 0 else 0.0
+
+
+def pre_trend(panel: UnitPanel, inference: str) -> dict[str, Any]:
     """Arm x time slope before the start, and its p-value.
 
     `y ~ arm * t` on the pre-start rows; cluster-robust p-value when clusters are many,
     else a permutation p-value of the same coefficient over the same assignments.
+    Untestable unless each arm has rows in at least two periods before the start (t
+    takes whole numbers, so a positive spread means two periods).
     """
-    pre = frame[frame["post"] == 0]
-    if pre["t"].nunique() < 2 or pre.groupby("arm")["t"].nunique().min() < 2:
+    if min(_spread_in_time(panel, 1.0), _spread_in_time(panel, 0.0)) <= 0:
         return {"pre_trend_slope_difference": None, "pre_trend_p_value": None}
-    fit = smf.ols("y ~ arm * t", data=pre).fit(
-        cov_type="cluster", cov_kwds={"groups": pre["unit_code"].to_numpy()}, use_t=True
+    slope, se, df = interaction_fit(
+        panel.arm, panel.n_pre, panel.t_pre, panel.tt_pre, panel.sum_pre, panel.ty_pre
     )
-    slope, _, p_value, _, _ = cluster_inference(fit, "arm:t")
     if inference == "cluster":
+        p_value, _, _ = _t_inference(slope, 0.0 if se <= _ROUNDING * _scale(panel) else se, df)
         return {"pre_trend_slope_difference": slope, "pre_trend_p_value": p_value}
-    unit_arm = frame.groupby("unit_code")["arm"].first().to_numpy().astype(float)
-    rows, _ = assignments(len(unit_arm), int(unit_arm.sum()), unit_arm)
-    stats = slope_differences(pre, rows, len(unit_arm))
+    rows, _ = assignments(len(panel.arm), int(panel.arm.sum()), panel.arm)
+    stats = slope_differences(panel, rows)
     return {"pre_trend_slope_difference": slope, "pre_trend_p_value": permutation_p(slope, stats)}
 
 
-def slope_differences(pre: pd.DataFrame, rows: np.ndarray, n_units: int) -> np.ndarray:
+def slope_differences(panel: UnitPanel, rows: np.ndarray) -> np.ndarray:
     """Pilot-arm minus comparison-arm OLS slope of y on t, for each assignment row."""
-    units = pre["unit_code"].to_numpy()
-    t = pre["t"].to_numpy()
-    y = pre["y"].to_numpy()
-    moments = np.stack(
-        [
-            np.bincount(units, weights=w, minlength=n_units)
-            for w in (np.ones_like(t), t, y, t * t, t * y)
-        ]
-    )
+    moments = (panel.n_pre, panel.t_pre, panel.sum_pre, panel.tt_pre, panel.ty_pre)
 
     def slope(weights: np.ndarray) -> np.ndarray:
         n, st, sy, stt, sty = (weights @ m for m in moments)
@@ -245,6 +351,18 @@ def slope_differences(pre: pd.DataFrame, rows: np.ndarray, n_units: int) -> np.n
             return (sty - st * sy / n) / (stt - st * st / n)
 
     return slope(rows) - slope(1.0 - rows)
+
+
+def _cell_means(panel: UnitPanel) -> dict[str, float]:
+    means = {}
+    for arm, arm_name in ((0.0, "comparison"), (1.0, "pilot")):
+        mask = panel.arm == arm
+        for when, n, total in (
+            ("pre", panel.n_pre, panel.sum_pre),
+            ("post", panel.n_post, panel.sum_post),
+        ):
+            means[f"{arm_name}_{when}"] = float(total[mask].sum() / n[mask].sum())
+    return means
 
 
 def difference_in_differences(
@@ -264,18 +382,30 @@ def difference_in_differences(
     Sources: Card & Krueger (1994) AER 84:772-793 (the 2x2 design); Cameron & Miller
     (2015) J Hum Resour 50:317-372 (cluster-robust inference).
     """
-    frame, warnings = panel_frame(rows, start)
-    unit_arms = frame.groupby("unit")["arm"].nunique()
-    n_pilot = int(frame.loc[frame["arm"] == 1, "unit"].nunique())
-    n_comparison = int(frame.loc[frame["arm"] == 0, "unit"].nunique())
+    panel, warnings = unit_panel(rows, start)
+    return did_from_panel(panel, warnings)
+
+
+def did_from_panel(panel: UnitPanel, warnings: list[DataWarning] | None = None) -> MethodEstimate:
+    """`difference_in_differences` on rows already summed per unit (`UnitPanel`)."""
+    warnings = list(warnings or [])
+    n_rows = panel.rows
+    n_pilot = int(panel.arm.sum())
+    n_comparison = len(panel.arm) - n_pilot
     details: dict[str, Any] = {"pilot_units": n_pilot, "comparison_units": n_comparison}
-    if (unit_arms > 1).any():
-        warnings.append(DataWarning(UNIT_IN_BOTH_ARMS, {"count": int((unit_arms > 1).sum())}))
-        return _insufficient(len(frame), n_pilot, n_comparison, details, warnings)
-    cells = frame.groupby(["arm", "post"]).size()
-    if len(cells) < 4:
-        warnings.append(DataWarning(EMPTY_CELL, {"cells": len(cells)}))
-        return _insufficient(len(frame), n_pilot, n_comparison, details, warnings)
+    if panel.both_arms:
+        # A unit with rows in both arms counts in both, as the rows say.
+        details["comparison_units"] = n_comparison + panel.both_arms
+        warnings.append(DataWarning(UNIT_IN_BOTH_ARMS, {"count": panel.both_arms}))
+        return _insufficient(n_rows, n_pilot, n_comparison + panel.both_arms, details, warnings)
+    cells = sum(
+        float(n[panel.arm == arm].sum()) > 0
+        for arm in (0.0, 1.0)
+        for n in (panel.n_pre, panel.n_post)
+    )
+    if cells < 4:
+        warnings.append(DataWarning(EMPTY_CELL, {"cells": cells}))
+        return _insufficient(n_rows, n_pilot, n_comparison, details, warnings)
 
     inference = (
         "cluster"
@@ -283,17 +413,13 @@ def difference_in_differences(
         else ("placebo" if n_pilot == 1 else "permutation")
     )
     details["inference"] = inference
-    details["cell_means"] = {
-        f"{'pilot' if arm else 'comparison'}_{'post' if post else 'pre'}": float(v)
-        for (arm, post), v in frame.groupby(["arm", "post"])["y"].mean().items()
-    }
+    details["cell_means"] = _cell_means(panel)
     if inference == "cluster":
-        fit = fit_cluster(frame)
-        estimate, se, p_value, low, high = cluster_inference(fit)
+        estimate, se, p_value, low, high = cluster_inference(panel)
         if se == 0:
             # Every unit moved exactly in step with its arm: no spread to measure.
             warnings.append(DataWarning(ZERO_VARIANCE, {}))
-            return _insufficient(len(frame), n_pilot, n_comparison, details, warnings)
+            return _insufficient(n_rows, n_pilot, n_comparison, details, warnings)
     else:
         warnings.append(
             DataWarning(
@@ -305,14 +431,13 @@ def difference_in_differences(
                 },
             )
         )
-        unit_arm = frame.groupby("unit_code")["arm"].first().to_numpy().astype(float)
-        perm_rows, exact = assignments(len(unit_arm), n_pilot, unit_arm)
-        stats = did_statistics(perm_rows, unit_sums(frame))
-        observed_row = np.flatnonzero((perm_rows == unit_arm).all(axis=1))[0]
+        perm_rows, exact = assignments(len(panel.arm), n_pilot, panel.arm)
+        stats = did_statistics(perm_rows, unit_sums(panel))
+        observed_row = np.flatnonzero((perm_rows == panel.arm).all(axis=1))[0]
         estimate = float(stats[observed_row])
         p_value = permutation_p(estimate, stats)
         order = np.r_[observed_row, np.delete(np.arange(len(perm_rows)), observed_row)]
-        low, high = permutation_interval(frame, perm_rows[order])
+        low, high = permutation_interval(panel, perm_rows[order])
         se = None
         details.update(
             {"assignments": int(len(perm_rows)), "exact": exact, "seed": None if exact else SEED}
@@ -321,9 +446,9 @@ def difference_in_differences(
             # No effect, however large, would be rejected at 5 %: too few assignments
             # (fewer than 20, or mirrored halves as with 3 pilot and 3 comparison units).
             warnings.append(DataWarning(TOO_FEW_UNITS, {"assignments": int(len(perm_rows))}))
-            return _insufficient(len(frame), n_pilot, n_comparison, details, warnings)
+            return _insufficient(n_rows, n_pilot, n_comparison, details, warnings)
 
-    details.update(pre_trend(frame, inference))
+    details.update(pre_trend(panel, inference))
     if details["pre_trend_p_value"] is None:
         warnings.append(DataWarning(PRE_TREND_UNTESTABLE, {}))
     elif details["pre_trend_p_value"] < PRE_TREND_ALPHA:
@@ -343,7 +468,7 @@ def difference_in_differences(
         ci_high=high,
         p_value=p_value,
         se=se,
-        n=len(frame),
+        n=n_rows,
         n_pilot=n_pilot,
         n_comparison=n_comparison,
         sufficient=True,

@@ -251,3 +251,59 @@ def test_swapping_arms_flips_the_sign(rows):
     swapped = difference_in_differences([(u, swap[a], t, v) for u, a, t, v in rows], 1)
     assert swapped.estimate == pytest.approx(-base.estimate, abs=1e-9)
     assert swapped.p_value == pytest.approx(base.p_value)
+
+
+@st.composite
+def ragged_panels(draw):
+    """10-16 units an arm over 3-8 periods, each unit missing some periods."""
+    rng = np.random.default_rng(draw(st.integers(min_value=0, max_value=2**32 - 1)))
+    periods = draw(st.integers(min_value=3, max_value=8))
+    rows = []
+    for arm in ("pilot", "comparison"):
+        for u in range(draw(st.integers(min_value=10, max_value=16))):
+            level = rng.normal(scale=3)
+            for t in range(periods):
+                if rng.random() < 0.2:
+                    continue
+                rows.append((f"{arm}{u}", arm, t, level + 0.5 * t + rng.normal()))
+    return rows, periods // 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(panel=ragged_panels())
+def test_sums_per_unit_give_the_statsmodels_cluster_fits(panel):
+    """The fits written out on per-unit sums equal statsmodels' formula fits.
+
+    Reference: statsmodels 0.15 `ols(...).fit(cov_type="cluster", use_t=True)`, the
+    call this module made before it worked on sums: `y ~ arm * post` on every row, and
+    `y ~ arm * t` on the rows before the start for the pre-trend check.
+    """
+    rows, start = panel
+    result = difference_in_differences(rows, start)
+    frame = pd.DataFrame(rows, columns=["unit", "arm", "t", "y"])
+    frame["arm"] = (frame["arm"] == "pilot").astype(float)
+    frame["post"] = (frame["t"] >= start).astype(float)
+    cells = frame.groupby(["arm", "post"]).size()
+    assume(len(cells) == 4 and result.details.get("inference") == "cluster")
+
+    def fit(data, formula):
+        groups = pd.factorize(data["unit"])[0]
+        return smf.ols(formula, data=data).fit(
+            cov_type="cluster", cov_kwds={"groups": groups}, use_t=True
+        )
+
+    main = fit(frame, "y ~ arm * post")
+    assert result.estimate == pytest.approx(main.params["arm:post"], rel=1e-9, abs=1e-12)
+    assert result.se == pytest.approx(main.bse["arm:post"], rel=1e-9)
+    assert result.p_value == pytest.approx(main.pvalues["arm:post"], rel=1e-8, abs=1e-14)
+    ci = tuple(main.conf_int().loc["arm:post"])
+    assert (result.ci_low, result.ci_high) == pytest.approx(ci, rel=1e-9)
+    pre = frame[frame["post"] == 0]
+    if pre.groupby("arm")["t"].nunique().min() >= 2:
+        trend = fit(pre, "y ~ arm * t")
+        slope = result.details["pre_trend_slope_difference"]
+        assert slope == pytest.approx(trend.params["arm:t"], rel=1e-9, abs=1e-12)
+        p_value = result.details["pre_trend_p_value"]
+        assert p_value == pytest.approx(trend.pvalues["arm:t"], rel=1e-8, abs=1e-14)
+    else:
+        assert result.details["pre_trend_p_value"] is None
