@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import special
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
-from statsmodels.stats.rates import confint_poisson_2indep, test_poisson_2indep
-from statsmodels.stats.weightstats import CompareMeans
+from statsmodels.stats.rates import confint_poisson_2indep
 
 from pilots.stats import quality
 from pilots.stats.result import DataWarning, MethodEstimate
@@ -69,9 +69,9 @@ def compare_means(
 
     Method: Welch (1947), "The generalization of 'Student's' problem when several
     different population variances are involved", Biometrika 34:28-35, with the
-    Welch-Satterthwaite degrees of freedom; computed by statsmodels
-    `CompareMeans.from_data(...).ttest_ind(usevar="unequal")` and
-    `.tconfint_diff(usevar="unequal")`.
+    Welch-Satterthwaite degrees of freedom, written out; the tests check it against
+    statsmodels' `CompareMeans.from_data(...).ttest_ind(usevar="unequal")` and
+    `.tconfint_diff(usevar="unequal")` and R's `t.test`.
 
     Insufficient (``sufficient=False``) with fewer than
     `quality.MIN_UNITS_PER_ARM_MEANS` units in an arm, with zero variance in both
@@ -101,12 +101,12 @@ def compare_means(
         warnings.append(quality_warning(quality.ZERO_VARIANCE, arm="both"))
         return _empty("welch_t", n1, n2, warnings, mean1 - mean2, base)
 
-    compared = CompareMeans.from_data(
-        pilot_values, comparison_values, weights1=None, weights2=None, ddof1=0, ddof2=0
-    )
-    t_stat, p_value, df = compared.ttest_ind(alternative="two-sided", usevar="unequal", value=0)
-    ci_low, ci_high = compared.tconfint_diff(alpha=alpha, alternative="two-sided", usevar="unequal")
     se = math.sqrt(var1 / n1 + var2 / n2)
+    df = _welch_df(var1, n1, var2, n2)
+    t_stat = (mean1 - mean2) / se
+    p_value = 2 * float(special.stdtr(df, -abs(t_stat)))
+    width = float(special.stdtrit(df, 1 - alpha / 2)) * se
+    ci_low, ci_high = mean1 - mean2 - width, mean1 - mean2 + width
     details = {
         **base,
         "sd_pilot": math.sqrt(var1),
@@ -274,9 +274,10 @@ def compare_rates(
 
     Method: score test and score interval for the ratio of two Poisson rates, as
     compared by Gu, Ng, Tang and Schucany (2008), "Testing the ratio of two Poisson
-    rates", Biometrical Journal 50:283-298: statsmodels
+    rates", Biometrical Journal 50:283-298: the values of statsmodels'
     `test_poisson_2indep(..., method="score", compare="ratio")` and
-    `confint_poisson_2indep(..., method="score", compare="ratio")`.
+    `confint_poisson_2indep(..., method="score", compare="ratio")`, written out
+    (`poisson_score_interval` solves the interval in closed form).
     When one arm has no events the score interval degenerates (statsmodels returns a
     zero-width interval), so the interval switches to MOVER (Li, Tang and Wong 2014,
     `method="mover"`) and says so in `details["ci_method"]`.
@@ -327,12 +328,12 @@ def compare_rates(
             quality_warning(quality.NO_EVENTS_IN_ARM, arm="pilot" if c1 == 0 else "comparison")
         )
         ci_method = "mover"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        test = test_poisson_2indep(
-            c1, t1, c2, t2, value=1, method="score", compare="ratio", alternative="two-sided"
-        )
+    p_value = _poisson_score_p(c1, t1, c2, t2)
+    if ci_method == "score":
+        ci_low, ci_high = poisson_score_interval(c1, t1, c2, t2, alpha)
+    else:
         ci_low, ci_high = confint_poisson_2indep(
-            c1, t1, c2, t2, method=ci_method, compare="ratio", alpha=alpha, method_mover="score"
+            c1, t1, c2, t2, method="mover", compare="ratio", alpha=alpha, method_mover="score"
         )
     ratio = (c1 / t1) / (c2 / t2) if c2 > 0 else math.inf
     # Log-scale SE and log ratio; half an event stands in for an empty arm so both
@@ -343,7 +344,7 @@ def compare_rates(
         estimate=_finite_or_none(ratio),
         ci_low=_finite_or_none(ci_low),
         ci_high=_finite_or_none(ci_high),
-        p_value=_finite_or_none(test.pvalue),
+        p_value=p_value,
         se=se,
         n=c1 + c2,
         n_pilot=c1,
@@ -356,6 +357,34 @@ def compare_rates(
         },
         warnings=tuple(warnings),
     )
+
+
+def _poisson_score_p(c1: int, t1: float, c2: int, t2: float) -> float | None:
+    """Two-sided p-value of the score test of rate ratio 1 (Gu et al. 2008, eq. 4).
+
+    z = (c1 - c2 q) / sqrt((c1 + c2) q) with q = t1 / t2, normal reference: the
+    statistic of statsmodels' `test_poisson_2indep(method="score", compare="ratio")`.
+    """
+    q = t1 / t2
+    return _finite_or_none(2 * special.ndtr(-abs((c1 - c2 * q) / math.sqrt((c1 + c2) * q))))
+
+
+def poisson_score_interval(
+    c1: int, t1: float, c2: int, t2: float, alpha: float = 0.05
+) -> tuple[float, float]:
+    """The score interval of the rate ratio, solved in closed form.
+
+    The score statistic for ratio r is z(r) = (c1 - c2 q) / sqrt((c1 + c2) q) with
+    q = r t1 / t2; the interval is the set of r with |z(r)| <= z_(1 - alpha/2), whose
+    ends are the roots of c2^2 q^2 - (2 c1 c2 + z^2 (c1 + c2)) q + c1^2 = 0.
+    statsmodels' `confint_poisson_2indep(method="score", compare="ratio")` finds the
+    same ends numerically (Nelder-Mead); both events counts must be positive.
+    """
+    z2 = float(special.ndtri(1 - alpha / 2)) ** 2
+    b = 2 * c1 * c2 + z2 * (c1 + c2)
+    root = math.sqrt(b * b - 4.0 * c1 * c1 * c2 * c2)
+    scale = t2 / t1
+    return (b - root) / (2 * c2 * c2) * scale, (b + root) / (2 * c2 * c2) * scale
 
 
 def _welch_df(var1: float, n1: int, var2: float, n2: int) -> float:
@@ -402,8 +431,8 @@ def relative_lift(
         )
     se = math.sqrt(variance)
     df = _welch_df(var_b, n1, var_a, n2) if var_a > 0 and var_b > 0 else min(n1, n2) - 1
-    width = float(scipy_stats.t.ppf(1 - alpha / 2, df)) * se
-    p_value = 2 * float(scipy_stats.t.sf(abs(lift / se), df))
+    width = float(special.stdtrit(df, 1 - alpha / 2)) * se
+    p_value = 2 * float(special.stdtr(df, -abs(lift / se)))
     return MethodEstimate(
         method="relative_lift_delta",
         estimate=lift,

@@ -4,6 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from statsmodels.stats import rates
+from statsmodels.stats.weightstats import CompareMeans
 
 from pilots.stats import quality
 from pilots.stats.two_group import (
@@ -337,3 +341,49 @@ def test_srm_flags_a_clear_mismatch_only():
 def test_srm_uses_the_planned_split():
     assert sample_ratio_check(600, 300, planned_pilot_share=2 / 3) is None
     assert sample_ratio_check(450, 450, planned_pilot_share=2 / 3) is not None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    c1=st.integers(min_value=1, max_value=500),
+    c2=st.integers(min_value=1, max_value=500),
+    t1=st.floats(min_value=1, max_value=1e5),
+    t2=st.floats(min_value=1, max_value=1e5),
+)
+def test_rate_score_interval_and_test_equal_statsmodels(c1, c2, t1, t2):
+    """The closed-form score interval and test equal statsmodels' numerical ones.
+
+    Reference: statsmodels 0.15 `confint_poisson_2indep(method="score",
+    compare="ratio")` (Nelder-Mead, xtol 1e-8) and `test_poisson_2indep(method="score",
+    compare="ratio")`, which this module called before (Gu et al. 2008).
+    """
+    result = compare_rates(c1, t1, c2, t2)
+    low, high = rates.confint_poisson_2indep(c1, t1, c2, t2, method="score", compare="ratio")
+    # statsmodels stops at xtol 1e-8 on the ratio itself, so compare within that.
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high), rel=1e-6, abs=1e-7)
+
+    def p_at(ratio):
+        test = rates.test_poisson_2indep(c1, t1, c2, t2, value=ratio, method="score")
+        return test.pvalue
+
+    # The ends are exact: there the score test has p = alpha.
+    assert p_at(result.ci_low) == pytest.approx(0.05, rel=1e-8)
+    assert p_at(result.ci_high) == pytest.approx(0.05, rel=1e-8)
+    assert result.p_value == pytest.approx(p_at(1), rel=1e-9, abs=1e-300)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pilot=st.lists(st.floats(min_value=-100, max_value=100), min_size=5, max_size=30),
+    comparison=st.lists(st.floats(min_value=-100, max_value=100), min_size=5, max_size=30),
+)
+def test_welch_equals_statsmodels(pilot, comparison):
+    """Reference: statsmodels 0.15 `CompareMeans(...).ttest_ind(usevar="unequal")`."""
+    result = compare_means(pilot, comparison)
+    assume(result.p_value is not None and np.var(pilot) > 1e-6 and np.var(comparison) > 1e-6)
+    compared = CompareMeans.from_data(pilot, comparison)
+    _, p_value, df = compared.ttest_ind(usevar="unequal")
+    low, high = compared.tconfint_diff(usevar="unequal")
+    assert result.p_value == pytest.approx(p_value, rel=1e-8, abs=1e-300)
+    assert result.details["df"] == pytest.approx(df, rel=1e-10)
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high), rel=1e-9, abs=1e-9)
