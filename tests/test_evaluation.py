@@ -30,6 +30,7 @@ from pilots.evaluation import (
     methods,
 )
 from pilots.evaluation.cadence import add_months, custom_interval, due_pilots, next_look
+from pilots.evaluation.inputs import from_rows, read_inputs
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
 from pilots.stats.did import difference_in_differences
 from pilots.stats.its import interrupted_time_series
@@ -342,27 +343,14 @@ def test_a_metric_dropped_after_approval_is_still_evaluated_and_marked(db):
 
 
 def test_a_pre_post_rate_is_judged_as_a_ratio_against_one():
-    plan = FrozenPlan(
-        pilot_id=1,
-        status="running",
-        preview=False,
-        version=1,
-        plan_hash="x",
-        design="pre_post",
-        start_date=date(2025, 1, 1),
-        end_date=None,
-        planned_n=None,
-        cadence="monthly",
-        cadence_rule="",
-        metrics=(),
-    )
+    plan = _plan("pre_post", date(2025, 1, 1))
     metric = MetricPlan(1, "er", "ER visits", "rate", "down", "", None, None, "primary", 0.1)
     months = [f"{2023 + k // 12}-{k % 12 + 1:02d}-01" for k in range(36)]
     rows = [
         (p, "pilot", "", float(200 * (0.6 if p >= "2025-01-01" else 1.0) + k % 5), 1000.0)
         for k, p in enumerate(months)
     ]
-    result = methods.evaluate_metric(plan, metric, rows, scheduled=False)
+    result = methods.evaluate_metric(plan, metric, from_rows(plan, metric, rows), False)
     assert result.method == "its_poisson_hac" and result.estimate == pytest.approx(0.6, abs=0.05)
     assert result.ci_low < result.estimate < result.ci_high < 1
     assert result.verdict == "improved" and result.probability_improved > 0.99
@@ -476,16 +464,115 @@ def test_evaluation_at_an_empty_date_has_no_results(db):
 
 def test_a_person_followed_every_month_counts_once():
     """Twelve people measured for eight months are twelve units, not 96."""
-    from pilots.evaluation.methods import _per_unit
-
-    class Housed:
-        type = "proportion"
-
+    plan = _plan("two_group", date(2026, 3, 1))
+    housed = MetricPlan(2, "housed", "Housed", "proportion", "up", "", 0, 1, "primary", None)
     rows = [
         (f"2026-{month:02d}-01", "pilot", f"p{person}", float(month >= 6 and person < 9), None)
         for month in range(3, 11)
         for person in range(12)
     ]
-    side = _per_unit(Housed, rows, "pilot")
-    assert len(side["values"]) == 12
-    assert sum(side["values"]) == 9  # each person's latest state: housed in October
+    side = from_rows(plan, housed, rows).pilot
+    assert len(side.values) == 12
+    assert sum(side.values) == 9  # each person's latest state: housed in October
+
+
+def _plan(design, start, pilot_id=1, metrics=()):
+    return FrozenPlan(
+        pilot_id=pilot_id,
+        status="running",
+        preview=False,
+        version=1,
+        plan_hash="x",
+        design=design,
+        start_date=start,
+        end_date=None,
+        planned_n=None,
+        cadence="monthly",
+        cadence_rule="",
+        metrics=metrics,
+    )
+
+
+@pytest.mark.parametrize("design", ["two_group", "pre_post", "spc", "did"])
+def test_sqlite_sums_equal_the_sums_in_python(db, design):
+    """What SQLite sums for each design equals `from_rows` on the same rows.
+
+    Ragged data on purpose: units missing months, rows without a unit, rows with and
+    without n, a comparison arm in one-series designs, and rows after the cut-off.
+    """
+    import random
+
+    rng = random.Random(design)
+    pilot_id = (
+        db["pilot"]
+        .insert(
+            {
+                "title": "Sums",
+                "team_id": db.execute("SELECT min(id) FROM unit").fetchone()[0],
+                "status": "running",
+                "created_by": db.execute("SELECT min(id) FROM users").fetchone()[0],
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+        )
+        .last_pk
+    )
+    metrics = []
+    for kind in ("mean", "proportion", "rate"):
+        metric_id = db.execute(
+            "SELECT id FROM metric WHERE type = ? ORDER BY id LIMIT 1", [kind]
+        ).fetchone()[0]
+        metrics.append(
+            MetricPlan(metric_id, kind, kind, kind, "up", "", None, None, "secondary", None)
+        )
+    months = [f"2025-{m:02d}-01" for m in range(1, 13)] + ["2026-01-01", "2026-02-01"]
+    rows = {m.metric_id: [] for m in metrics}
+    for metric in metrics:
+        for period in months:
+            for arm in ("pilot", "comparison"):
+                for unit in ["", *(f"u{k}" for k in range(5))]:
+                    if rng.random() < 0.3:
+                        continue
+                    n = None if rng.random() < 0.5 else float(rng.randint(1, 9))
+                    value = (
+                        float(rng.randint(0, 1))
+                        if metric.type == "proportion"
+                        else rng.random() * 9
+                    )
+                    rows[metric.metric_id].append((period, arm, unit, value, n))
+    db["observation"].insert_all(
+        {
+            "pilot_id": pilot_id,
+            "metric_id": metric_id,
+            "period": period,
+            "arm": arm,
+            "unit": unit,
+            "value": value,
+            "n": n,
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+        for metric_id, metric_rows in rows.items()
+        for period, arm, unit, value, n in metric_rows
+    )
+    plan = _plan(design, date(2025, 7, 15), pilot_id, tuple(metrics))
+    cutoff = date(2025, 12, 31)
+    read = read_inputs(db, plan, cutoff)
+    for metric in metrics:
+        kept = [row for row in rows[metric.metric_id] if row[0] <= cutoff.isoformat()]
+        python = from_rows(plan, metric, kept)
+        sql = read[metric.metric_id]
+        assert len(sql.series) == len(python.series) > 0
+        for a, b in zip(sql.series, python.series, strict=True):
+            assert (a["period"], a["arm"], a["rows"]) == (b["period"], b["arm"], b["rows"])
+            assert [a[k] for k in ("sum", "n", "value")] == pytest.approx(
+                [b[k] for k in ("sum", "n", "value")], rel=1e-12
+            )
+        assert sql.ignored_rows == python.ignored_rows
+        if design == "two_group":
+            for side in ("pilot", "comparison"):
+                assert getattr(sql, side).values == pytest.approx(getattr(python, side).values)
+                assert getattr(sql, side).n == pytest.approx(getattr(python, side).n)
+        if design == "did":
+            for name in ("arm", "n_pre", "sum_pre", "n_post", "sum_post", "t_pre", "ty_pre"):
+                assert getattr(sql.panel, name) == pytest.approx(getattr(python.panel, name))

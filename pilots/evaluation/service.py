@@ -29,12 +29,11 @@ import json
 import math
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from itertools import groupby
 from typing import Any
 
 from pilots.db import to_utc_text
 from pilots.domain import audit
-from pilots.evaluation import methods
+from pilots.evaluation import inputs, methods
 from pilots.evaluation.plan import PREVIEW_LABEL, FrozenPlan, load_plan
 from pilots.stats.several import review_several
 
@@ -117,62 +116,24 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
+def _plain(value: Any) -> Any:
+    """What json cannot write by itself: numpy scalars, dates, other mappings."""
+    return _clean(value)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(_clean(value), sort_keys=True, ensure_ascii=False, allow_nan=False)
+    """Canonical JSON text; `_clean` walks the value only when json alone cannot write it
+    (a NaN or an infinity, or keys that do not sort), which keeps the common case fast."""
+    try:
+        return json.dumps(
+            value, sort_keys=True, ensure_ascii=False, allow_nan=False, default=_plain
+        )
+    except (ValueError, TypeError):
+        return json.dumps(_clean(value), sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 
 def _number(value) -> float | None:
     return _clean(float(value)) if value is not None else None
-
-
-def _load_rows(db, pilot_id: int, cutoff: date) -> dict[int, list]:
-    """The pilot's observations up to the cut-off, by metric, in key order."""
-    cursor = db.conn.execute(
-        """SELECT metric_id, period, arm, unit, value, n FROM observation
-           WHERE pilot_id = ? AND period <= ?
-           ORDER BY metric_id, period, arm, unit""",
-        (pilot_id, cutoff.isoformat()),
-    )
-    return {
-        metric_id: [row[1:] for row in rows]
-        for metric_id, rows in groupby(cursor.fetchall(), key=lambda row: row[0])
-    }
-
-
-# The data hash of each metric: sha256 over its rows used, one line per row in key
-# order, "period,arm,'unit',value,n" with SQLite's quote() for unit, value and n
-# (quote() writes a REAL with 15 digits, or 20 when 15 do not round-trip: exact).
-# Built by SQLite, so an unchanged pilot is recognised without reading its rows into
-# Python. (Should SQLite ever concatenate in another order, the hash would only
-# differ and the metric be recomputed: never a wrong reuse.)
-_LINE = "period || ',' || arm || ',' || quote(unit) || ',' || quote(value) || ',' || quote(n)"
-_USED = {
-    "two_group": "period >= :start",
-    "spc": "arm = 'pilot'",
-    "pre_post": "arm = 'pilot'",
-    "did": "1",
-}
-_HASHED = {
-    design: f"""SELECT metric_id, group_concat(line, char(10)) AS text FROM (
-                    SELECT metric_id, {_LINE} AS line FROM observation
-                    WHERE pilot_id = :pilot AND period <= :cutoff AND {used}
-                    ORDER BY metric_id, period, arm, unit)
-                GROUP BY metric_id"""  # noqa: S608 - constant text
-    for design, used in _USED.items()
-}
-_EMPTY = hashlib.sha256(b"").hexdigest()
-
-
-def data_hashes(db, plan: FrozenPlan, cutoff: date) -> dict[int, str]:
-    """Each metric's data hash (rows the design uses, up to the cut-off), by metric id."""
-    found = {
-        metric_id: hashlib.sha256(text.encode("utf-8")).hexdigest()
-        for metric_id, text in db.conn.execute(
-            _HASHED[plan.design],
-            {"pilot": plan.pilot_id, "cutoff": cutoff.isoformat(), "start": str(plan.start_date)},
-        )
-    }
-    return {m.metric_id: found.get(m.metric_id, _EMPTY) for m in plan.metrics}
 
 
 def _input_hash(hashes: dict[str, str], settings: dict[str, dict], versions: dict) -> str:
@@ -218,8 +179,8 @@ def evaluate_pilot(
     }
     scheduled = scheduled or any(row["scheduled"] for row in existing.values())
     versions = methods.library_versions()
-    by_id = data_hashes(db, plan, cutoff)
-    hashes = {m.slug: by_id[m.metric_id] for m in plan.metrics}
+    read = inputs.read_inputs(db, plan, cutoff)
+    hashes = {m.slug: read[m.metric_id].data_hash for m in plan.metrics}
     settings = {m.slug: methods.settings(plan, m, scheduled) for m in plan.metrics}
     input_hash = _input_hash(hashes, settings, versions)
     wanted = {m.metric_id for m in plan.metrics}
@@ -239,10 +200,9 @@ def evaluate_pilot(
         records = None
         if set(copies) != wanted:
             computed = True
-            rows = _load_rows(db, pilot_id, cutoff)
             results = review_several(
                 [
-                    methods.evaluate_metric(plan, m, rows.get(m.metric_id, []), scheduled)
+                    methods.evaluate_metric(plan, m, read[m.metric_id], scheduled)
                     for m in plan.metrics
                 ],
                 alpha=methods.ALPHA,

@@ -1,0 +1,232 @@
+"""What each design reads of a pilot's observations, summed where it can be by SQLite.
+
+Observation rows follow the contract (period, arm, unit, value, n). Each design reads
+them its own way, as DESIGN.md fixes it:
+
+- `two_group`: both arms, periods on or after the start; one value per unit (a unit
+  measured in several periods counts once: the mean of its values for `mean`
+  metrics, its latest 0/1 state for a proportion without `n`, else its summed counts
+  and summed `n`). A row without a unit is a value of its own.
+- `pre_post` and `spc`: the pilot arm, every period; one point per period (the mean
+  of the values, or the summed value over the summed `n`). Comparison-arm rows are
+  counted, to be named in a warning, and left out.
+- `did`: both arms, every period; every row (unit, arm, period, value/n), summed per
+  unit for the fit (`pilots.stats.did.UnitPanel`).
+
+A row without `n` counts `n = 1`. Every design also gets `series`: per period and
+arm, rows, summed value, summed `n` and the value a chart shows.
+
+SQLite does the summing (`GROUP BY` per period and arm, and per unit), so an
+evaluation reads a few rows per period or unit rather than every observation.
+`from_rows` computes the same inputs from rows in Python: the tests hold the two
+together, and the engine can be called on rows without a database.
+
+The data hash of a metric is the SHA-256 of the rows SQLite returned for it (their
+`repr`, which writes every float exactly): the inputs the engine got. The same hash
+means the same inputs, hence the same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import groupby
+
+from pilots.evaluation.plan import FrozenPlan, MetricPlan
+from pilots.stats.did import UnitPanel, unit_panel
+
+# (period, arm, unit, value, n), as stored in the observation table.
+Row = tuple[str, str, str, float, float | None]
+
+_SERIES = """SELECT metric_id, period, arm, count(*), sum(value), sum(coalesce(n, 1))
+             FROM observation
+             WHERE pilot_id = :pilot AND period <= :cutoff AND period >= :first
+             GROUP BY metric_id, period, arm ORDER BY metric_id, period, arm"""
+# One row per (arm, unit), or per row where there is no unit. With max(period),
+# SQLite takes the bare `value` from the row holding the latest period.
+_UNITS = """SELECT metric_id, arm, unit, count(*), sum(value), sum(n), count(n),
+                   max(period), value
+            FROM observation
+            WHERE pilot_id = :pilot AND period <= :cutoff AND period >= :first
+            GROUP BY metric_id, arm, unit, CASE WHEN unit = '' THEN period END
+            ORDER BY metric_id, arm, unit, max(period)"""
+_ROWS = """SELECT metric_id, period, arm, unit, value, n FROM observation
+           WHERE pilot_id = :pilot AND period <= :cutoff
+           ORDER BY metric_id, period, arm, unit"""
+_EMPTY_HASH = hashlib.sha256(repr(((), ())).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Side:
+    """One arm of a two-group comparison: one value per unit, with its `n` (or None)."""
+
+    values: list[float] = field(default_factory=list)
+    n: list[float | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """What the engine needs for one metric, as its design reads the observations."""
+
+    series: list[dict]
+    data_hash: str = _EMPTY_HASH
+    pilot: Side | None = None
+    comparison: Side | None = None
+    panel: UnitPanel | None = None
+    ignored_rows: int = 0
+
+
+def first_period(plan: FrozenPlan) -> str:
+    """The earliest period the design reads: the start for two_group, else any."""
+    return plan.start_date.isoformat() if plan.design == "two_group" else ""
+
+
+def _chart_series(cells, metric_type: str, arms: tuple[str, ...]) -> list[dict]:
+    """Per period and arm (cells in that order): rows, sums and the value shown."""
+    return [
+        {
+            "period": period,
+            "arm": arm,
+            "rows": count,
+            "sum": total,
+            "n": weight,
+            "value": total / count if metric_type == "mean" else total / weight,
+        }
+        for period, arm, count, total, weight in cells
+        if arm in arms
+    ]
+
+
+def _unit_value(metric_type: str, count, total, n_total, n_count, latest_value):
+    """A unit's single value and n for the two-group tests (see the module text)."""
+    if metric_type == "mean":
+        return total / count, None
+    if metric_type == "proportion" and n_count == 0:
+        return latest_value, None
+    return total, n_total if n_count else 0.0
+
+
+def _sides(metric_type: str, units) -> tuple[Side, Side]:
+    sides = {"pilot": Side(), "comparison": Side()}
+    for arm, unit, count, total, n_total, n_count, _latest, value in units:
+        side = sides[arm]
+        if unit:
+            shown, n = _unit_value(metric_type, count, total, n_total, n_count, value)
+        else:
+            shown, n = total, n_total
+        side.values.append(shown)
+        side.n.append(n)
+    return sides["pilot"], sides["comparison"]
+
+
+def _panel(metric: MetricPlan, rows, start: date) -> UnitPanel:
+    days = {period: date.fromisoformat(period) for period in {row[0] for row in rows}}
+    panel, _ = unit_panel(
+        [
+            (
+                unit or f"({arm})",
+                arm,
+                days[period],
+                value if metric.type == "mean" or n is None else value / n,
+            )
+            for period, arm, unit, value, n in rows
+        ],
+        start,
+    )
+    return panel
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+
+def _inputs(plan: FrozenPlan, metric: MetricPlan, cells: list, detail: list) -> MetricInputs:
+    """A metric's inputs from its series cells and its units (two_group) or rows (did)."""
+    digest = _digest(tuple(cells), tuple(detail))
+    if plan.design == "two_group":
+        pilot, comparison = _sides(metric.type, detail)
+        series = _chart_series(cells, metric.type, ("pilot", "comparison"))
+        return MetricInputs(series, digest, pilot=pilot, comparison=comparison)
+    if plan.design == "did":
+        series = _chart_series(cells, metric.type, ("pilot", "comparison"))
+        return MetricInputs(series, digest, panel=_panel(metric, detail, plan.start_date))
+    ignored = sum(cell[2] for cell in cells if cell[1] != "pilot")
+    return MetricInputs(_chart_series(cells, metric.type, ("pilot",)), digest, ignored_rows=ignored)
+
+
+def _by_metric(cursor) -> dict[int, list[tuple]]:
+    return {metric_id: [row[1:] for row in rows] for metric_id, rows in groupby(cursor, key=_first)}
+
+
+def _first(row):
+    return row[0]
+
+
+def read_inputs(db, plan: FrozenPlan, cutoff: date) -> dict[int, MetricInputs]:
+    """Each metric's inputs (observations up to the cut-off), by metric id."""
+    args = {"pilot": plan.pilot_id, "cutoff": cutoff.isoformat(), "first": first_period(plan)}
+    cells = _by_metric(db.conn.execute(_SERIES, args))
+    detail: dict[int, list[tuple]] = {}
+    if plan.design == "two_group":
+        detail = _by_metric(db.conn.execute(_UNITS, args))
+    elif plan.design == "did":
+        detail = _by_metric(db.conn.execute(_ROWS, args))
+    return {
+        m.metric_id: _inputs(plan, m, cells.get(m.metric_id, []), detail.get(m.metric_id, []))
+        for m in plan.metrics
+    }
+
+
+# ---- the same from rows, in Python -------------------------------------------------
+
+
+def from_rows(plan: FrozenPlan, metric: MetricPlan, rows: list[Row]) -> MetricInputs:
+    """`read_inputs` for one metric from its rows (period, arm, unit, value, n) in Python."""
+    first = first_period(plan)
+    used = sorted(
+        (row for row in rows if row[0] >= first), key=lambda row: (row[0], row[1], row[2])
+    )
+    cells: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0.0, 0.0])
+    for period, arm, _unit, value, n in used:
+        cell = cells[(period, arm)]
+        cell[0] += 1
+        cell[1] += value
+        cell[2] += 1.0 if n is None else n
+    series_cells = [(p, a, *cell) for (p, a), cell in sorted(cells.items())]
+    if plan.design == "two_group":
+        detail = _units_in_python(used)
+    elif plan.design == "did":
+        detail = used
+    else:
+        detail = []
+    return _inputs(plan, metric, series_cells, detail)
+
+
+def _units_in_python(rows: list[Row]) -> list[tuple]:
+    """What `_UNITS` returns, from rows: per (arm, unit), or per row without a unit."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        period, arm, unit = row[0], row[1], row[2]
+        groups[(arm, unit, "" if unit else period)].append(row)
+    out = []
+    for (arm, unit, _), members in groups.items():
+        latest = max(members, key=lambda row: row[0])
+        ns = [row[4] for row in members if row[4] is not None]
+        out.append(
+            (
+                arm,
+                unit,
+                len(members),
+                sum(row[3] for row in members),
+                sum(ns) if ns else None,
+                len(ns),
+                latest[0],
+                latest[3],
+            )
+        )
+    return sorted(out, key=lambda u: (u[0], u[1], u[6]))
+
+
+__all__ = ["MetricInputs", "Side", "first_period", "from_rows", "read_inputs"]
