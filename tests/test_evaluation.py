@@ -471,7 +471,7 @@ def test_a_person_followed_every_month_counts_once():
         for month in range(3, 11)
         for person in range(12)
     ]
-    side = from_rows(plan, housed, rows).pilot
+    side, _ = from_rows(plan, housed, rows).sides
     assert len(side.values) == 12
     assert sum(side.values) == 9  # each person's latest state: housed in October
 
@@ -570,9 +570,9 @@ def test_sqlite_sums_equal_the_sums_in_python(db, design):
             )
         assert sql.ignored_rows == python.ignored_rows
         if design == "two_group":
-            for side in ("pilot", "comparison"):
-                assert getattr(sql, side).values == pytest.approx(getattr(python, side).values)
-                assert getattr(sql, side).n == pytest.approx(getattr(python, side).n)
+            for ours, theirs in zip(sql.sides, python.sides, strict=True):
+                assert ours.values == pytest.approx(theirs.values)
+                assert ours.n == pytest.approx(theirs.n)
         if design == "did":
             for name in ("arm", "n_pre", "sum_pre", "n_post", "sum_post", "t_pre", "ty_pre"):
                 assert getattr(sql.panel, name) == pytest.approx(getattr(python.panel, name))

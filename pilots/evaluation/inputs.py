@@ -32,6 +32,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from itertools import groupby
 
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
@@ -68,14 +69,41 @@ class Side:
 
 @dataclass(frozen=True)
 class MetricInputs:
-    """What the engine needs for one metric, as its design reads the observations."""
+    """What the engine needs for one metric, as its design reads the observations.
 
-    series: list[dict]
+    Holds the summed rows as read (`cells` per period and arm; `detail`: units for
+    two_group, rows for did) and their `data_hash`; the engine's forms are built on
+    first use, so recognising unchanged inputs costs only the reading and the hash.
+    """
+
+    design: str
+    metric_type: str
+    start: date
+    cells: tuple = ()
+    detail: tuple = ()
     data_hash: str = _EMPTY_HASH
-    pilot: Side | None = None
-    comparison: Side | None = None
-    panel: UnitPanel | None = None
-    ignored_rows: int = 0
+
+    @cached_property
+    def series(self) -> list[dict]:
+        arms = ("pilot",) if self.design in ("pre_post", "spc") else ("pilot", "comparison")
+        return _chart_series(self.cells, self.metric_type, arms)
+
+    @cached_property
+    def sides(self) -> tuple[Side, Side]:
+        """two_group: the pilot and comparison arms, one value per unit."""
+        return _sides(self.metric_type, self.detail)
+
+    @cached_property
+    def panel(self) -> UnitPanel:
+        """did: the rows summed per unit."""
+        return _panel(self.metric_type, self.detail, self.start)
+
+    @property
+    def ignored_rows(self) -> int:
+        """One-series designs: the comparison-arm rows left out."""
+        if self.design not in ("pre_post", "spc"):
+            return 0
+        return sum(cell[2] for cell in self.cells if cell[1] != "pilot")
 
 
 def first_period(plan: FrozenPlan) -> str:
@@ -121,7 +149,7 @@ def _sides(metric_type: str, units) -> tuple[Side, Side]:
     return sides["pilot"], sides["comparison"]
 
 
-def _panel(metric: MetricPlan, rows, start: date) -> UnitPanel:
+def _panel(metric_type: str, rows, start: date) -> UnitPanel:
     days = {period: date.fromisoformat(period) for period in {row[0] for row in rows}}
     panel, _ = unit_panel(
         [
@@ -129,7 +157,7 @@ def _panel(metric: MetricPlan, rows, start: date) -> UnitPanel:
                 unit or f"({arm})",
                 arm,
                 days[period],
-                value if metric.type == "mean" or n is None else value / n,
+                value if metric_type == "mean" or n is None else value / n,
             )
             for period, arm, unit, value, n in rows
         ],
@@ -144,16 +172,10 @@ def _digest(*parts) -> str:
 
 def _inputs(plan: FrozenPlan, metric: MetricPlan, cells: list, detail: list) -> MetricInputs:
     """A metric's inputs from its series cells and its units (two_group) or rows (did)."""
-    digest = _digest(tuple(cells), tuple(detail))
-    if plan.design == "two_group":
-        pilot, comparison = _sides(metric.type, detail)
-        series = _chart_series(cells, metric.type, ("pilot", "comparison"))
-        return MetricInputs(series, digest, pilot=pilot, comparison=comparison)
-    if plan.design == "did":
-        series = _chart_series(cells, metric.type, ("pilot", "comparison"))
-        return MetricInputs(series, digest, panel=_panel(metric, detail, plan.start_date))
-    ignored = sum(cell[2] for cell in cells if cell[1] != "pilot")
-    return MetricInputs(_chart_series(cells, metric.type, ("pilot",)), digest, ignored_rows=ignored)
+    cells, detail = tuple(cells), tuple(detail)
+    return MetricInputs(
+        plan.design, metric.type, plan.start_date, cells, detail, _digest(cells, detail)
+    )
 
 
 def _by_metric(cursor) -> dict[int, list[tuple]]:

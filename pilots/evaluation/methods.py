@@ -148,7 +148,7 @@ def evaluate_metric(plan: FrozenPlan, metric: MetricPlan, inputs: MetricInputs, 
     start = plan.start_date
     extra: list[DataWarning] = []
     if plan.design == "two_group":
-        result = _two_group(plan, metric, inputs.pilot, inputs.comparison, scheduled)
+        result = _two_group(plan, metric, *inputs.sides, scheduled)
     elif plan.design in ("pre_post", "spc"):
         if inputs.ignored_rows:
             extra.append(DataWarning("comparison_rows_ignored", {"count": inputs.ignored_rows}))

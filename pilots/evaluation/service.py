@@ -263,22 +263,22 @@ def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_ha
     conn = db.conn
     metric_ids = [m.metric_id for m in plan.metrics]
     with db.atomic():
-        before = conn.total_changes
+        # Row counts of the statements themselves (rows a trigger writes elsewhere are
+        # not this pilot's results).
         if records is not None:
-            conn.executemany(_UPSERT, records)
+            changed = conn.executemany(_UPSERT, records).rowcount
         else:
-            conn.executemany(
+            changed = conn.executemany(
                 _COPY,
                 [(as_of.isoformat(), to_utc_text(now), copies[i]) for i in metric_ids],
-            )
+            ).rowcount
         # A metric no longer in the plan (a preview's draft changed) leaves no row behind.
         marks = ",".join("?" * len(metric_ids)) or "NULL"
-        conn.execute(
+        changed += conn.execute(
             f"DELETE FROM evaluation WHERE pilot_id = ? AND as_of = ?"  # noqa: S608
             f" AND metric_id NOT IN ({marks})",
             (plan.pilot_id, as_of.isoformat(), *metric_ids),
-        )
-        changed = conn.total_changes - before
+        ).rowcount
         if changed:
             verdicts = {
                 row["metric"]: row["verdict"]

@@ -95,12 +95,15 @@ def unit_panel(
     kept = [r for r in rows if r[3] is not None and math.isfinite(float(r[3]))]
     if len(kept) < len(rows):
         warnings.append(DataWarning(NON_FINITE_VALUES, {"count": len(rows) - len(kept)}))
-    grid = period_grid([r[2] for r in kept], start)
+    # The grid of the distinct periods numbers every row (fewer periods than rows).
+    periods = list(dict.fromkeys(r[2] for r in kept))
+    grid = period_grid(periods, start)
+    number = dict(zip(periods, grid.numbers, strict=True))
     names = sorted({str(r[0]) for r in kept})
     index = {name: i for i, name in enumerate(names)}
     code = np.fromiter((index[str(r[0])] for r in kept), dtype=np.intp, count=len(kept))
     arm = np.fromiter((ARMS[r[1]] for r in kept), dtype=float, count=len(kept))
-    t = np.asarray(grid.numbers, dtype=float)
+    t = np.fromiter((number[r[2]] for r in kept), dtype=float, count=len(kept))
     y = np.fromiter((float(r[3]) for r in kept), dtype=float, count=len(kept))
     pre = t < grid.start
     size = len(names)
