@@ -574,5 +574,14 @@ def test_sqlite_sums_equal_the_sums_in_python(db, design):
                 assert ours.values == pytest.approx(theirs.values)
                 assert ours.n == pytest.approx(theirs.n)
         if design == "did":
-            for name in ("arm", "n_pre", "sum_pre", "n_post", "sum_post", "t_pre", "ty_pre"):
+            for name in (
+                "arm",
+                "n_pre",
+                "sum_pre",
+                "n_post",
+                "sum_post",
+                "t_pre",
+                "tt_pre",
+                "ty_pre",
+            ):
                 assert getattr(sql.panel, name) == pytest.approx(getattr(python.panel, name))

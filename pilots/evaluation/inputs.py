@@ -11,7 +11,8 @@ them its own way, as DESIGN.md fixes it:
   of the values, or the summed value over the summed `n`). Comparison-arm rows are
   counted, to be named in a warning, and left out.
 - `did`: both arms, every period; every row (unit, arm, period, value/n), summed per
-  unit for the fit (`pilots.stats.did.UnitPanel`).
+  unit for the fit (`pilots.stats.did.UnitPanel`): rows and values before and after
+  the start, and the moments of the period number before it, for the pre-trend.
 
 A row without `n` counts `n = 1`. Every design also gets `series`: per period and
 arm, rows, summed value, summed `n` and the value a chart shows.
@@ -35,8 +36,11 @@ from datetime import date
 from functools import cached_property
 from itertools import groupby
 
+import numpy as np
+
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
-from pilots.stats.did import UnitPanel, unit_panel
+from pilots.stats.did import UnitPanel
+from pilots.stats.its import period_grid
 
 # (period, arm, unit, value, n), as stored in the observation table.
 Row = tuple[str, str, str, float, float | None]
@@ -53,9 +57,21 @@ _UNITS = """SELECT metric_id, arm, unit, count(*), sum(value), sum(n), count(n),
             WHERE pilot_id = :pilot AND period <= :cutoff AND period >= :first
             GROUP BY metric_id, arm, unit, CASE WHEN unit = '' THEN period END
             ORDER BY metric_id, arm, unit, max(period)"""
-_ROWS = """SELECT metric_id, period, arm, unit, value, n FROM observation
-           WHERE pilot_id = :pilot AND period <= :cutoff
-           ORDER BY metric_id, period, arm, unit"""
+# did: per unit and arm, rows and sums before and after the start, and the moments of
+# t (the period's number on the metric's grid) before it. The grid (period, t, before
+# the start) comes as VALUES (three parameters a period: SQLite allows 32,766, so up to
+# 10,922 periods, 30 years of days), so SQLite looks each period's rows up by the index.
+_DID_SUMS = """WITH grid(period, t, pre) AS (VALUES {grid})
+               SELECT unit, arm, sum(pre), sum(pre * y), sum(1 - pre), sum((1 - pre) * y),
+                      sum(pre * t), sum(pre * t * t), sum(pre * t * y)
+               FROM (SELECT CASE WHEN o.unit = '' THEN '(' || o.arm || ')' ELSE o.unit END
+                              AS unit,
+                            o.arm AS arm, g.t AS t, g.pre AS pre,
+                            CASE WHEN :mean OR o.n IS NULL THEN o.value ELSE o.value / o.n END
+                              AS y
+                     FROM grid g JOIN observation o
+                       ON o.pilot_id = :pilot AND o.metric_id = :metric AND o.period = g.period)
+               GROUP BY unit, arm ORDER BY unit, arm"""
 _EMPTY_HASH = hashlib.sha256(repr(((), ())).encode()).hexdigest()
 
 
@@ -96,7 +112,7 @@ class MetricInputs:
     @cached_property
     def panel(self) -> UnitPanel:
         """did: the rows summed per unit."""
-        return _panel(self.metric_type, self.detail, self.start)
+        return _panel(self.detail)
 
     @property
     def ignored_rows(self) -> int:
@@ -149,21 +165,59 @@ def _sides(metric_type: str, units) -> tuple[Side, Side]:
     return sides["pilot"], sides["comparison"]
 
 
-def _panel(metric_type: str, rows, start: date) -> UnitPanel:
-    days = {period: date.fromisoformat(period) for period in {row[0] for row in rows}}
-    panel, _ = unit_panel(
-        [
-            (
-                unit or f"({arm})",
-                arm,
-                days[period],
-                value if metric_type == "mean" or n is None else value / n,
-            )
-            for period, arm, unit, value, n in rows
-        ],
-        start,
+@dataclass(frozen=True)
+class Grid:
+    """A metric's periods numbered as `period_grid` numbers them, and how to count so.
+
+    t = (raw - first) // step, raw being months (`by_month`) or days; `start` is the
+    number of the first period on or after the pilot's start.
+    """
+
+    by_month: bool
+    first: int
+    step: int
+    start: int
+
+    def number(self, period: date) -> int:
+        raw = _month(period) if self.by_month else period.toordinal()
+        return (raw - self.first) // self.step
+
+
+def _month(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def metric_grid(periods: list[str], start: date) -> Grid:
+    """The grid `period_grid` puts the metric's distinct periods on (see its rule)."""
+    days = sorted({date.fromisoformat(p) for p in periods})
+    grid = period_grid(days, start)
+    by_month = len({d.day for d in days}) == 1 and len({_month(d) for d in days}) == len(days)
+    raw = [_month(d) if by_month else d.toordinal() for d in days]
+    steps = [(r - raw[0]) // k for r, k in zip(raw, grid.numbers, strict=True) if k]
+    return Grid(by_month, raw[0] if raw else 0, steps[0] if steps else 1, grid.start)
+
+
+def _panel(sums) -> UnitPanel:
+    """The did panel from per-(unit, arm) sums, units in name order."""
+    units = sorted({row[0] for row in sums})
+    index = {unit: i for i, unit in enumerate(units)}
+    table = np.zeros((len(units), 8))
+    for unit, arm, *values in sums:
+        row = table[index[unit]]
+        row[1:] += values
+        row[0] += 1 if arm == "pilot" else 2  # 1 pilot, 2 comparison, 3 both
+    arms = table[:, 0]
+    return UnitPanel(
+        arm=(arms % 2 == 1).astype(float),
+        n_pre=table[:, 1],
+        sum_pre=table[:, 2],
+        n_post=table[:, 3],
+        sum_post=table[:, 4],
+        t_pre=table[:, 5],
+        tt_pre=table[:, 6],
+        ty_pre=table[:, 7],
+        both_arms=int(np.sum(arms == 3)),
     )
-    return panel
 
 
 def _digest(*parts) -> str:
@@ -194,11 +248,29 @@ def read_inputs(db, plan: FrozenPlan, cutoff: date) -> dict[int, MetricInputs]:
     if plan.design == "two_group":
         detail = _by_metric(db.conn.execute(_UNITS, args))
     elif plan.design == "did":
-        detail = _by_metric(db.conn.execute(_ROWS, args))
+        for m in plan.metrics:
+            if m.metric_id in cells:
+                periods = sorted({cell[0] for cell in cells[m.metric_id]})
+                detail[m.metric_id] = _did_sums(db, plan, m, periods)
     return {
         m.metric_id: _inputs(plan, m, cells.get(m.metric_id, []), detail.get(m.metric_id, []))
         for m in plan.metrics
     }
+
+
+def _did_sums(db, plan: FrozenPlan, metric: MetricPlan, periods: list[str]) -> list[tuple]:
+    grid = metric_grid(periods, plan.start_date)
+    args: dict[str, object] = {
+        "pilot": plan.pilot_id,
+        "metric": metric.metric_id,
+        "mean": metric.type == "mean",
+    }
+    marks = []
+    for k, period in enumerate(periods):
+        t = grid.number(date.fromisoformat(period))
+        args.update({f"p{k}": period, f"t{k}": t, f"b{k}": t < grid.start})
+        marks.append(f"(:p{k}, :t{k}, :b{k})")
+    return db.conn.execute(_DID_SUMS.format(grid=", ".join(marks)), args).fetchall()
 
 
 # ---- the same from rows, in Python -------------------------------------------------
@@ -220,10 +292,27 @@ def from_rows(plan: FrozenPlan, metric: MetricPlan, rows: list[Row]) -> MetricIn
     if plan.design == "two_group":
         detail = _units_in_python(used)
     elif plan.design == "did":
-        detail = used
+        detail = _did_sums_in_python(metric.type, used, plan.start_date)
     else:
         detail = []
     return _inputs(plan, metric, series_cells, detail)
+
+
+def _did_sums_in_python(metric_type: str, rows: list[Row], start: date) -> list[tuple]:
+    """What `_DID_SUMS` returns, from rows."""
+    grid = metric_grid([row[0] for row in rows], start) if rows else None
+    sums: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0.0, 0, 0.0, 0, 0, 0.0])
+    for period, arm, unit, value, n in rows:
+        t = grid.number(date.fromisoformat(period))
+        y = value if metric_type == "mean" or n is None else value / n
+        cell = sums[(unit or f"({arm})", arm)]
+        if t < grid.start:
+            for k, add in enumerate((1, y, 0, 0.0, t, t * t, t * y)):
+                cell[k] += add
+        else:
+            cell[2] += 1
+            cell[3] += y
+    return [(unit, arm, *cell) for (unit, arm), cell in sorted(sums.items())]
 
 
 def _units_in_python(rows: list[Row]) -> list[tuple]:
