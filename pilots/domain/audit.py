@@ -27,6 +27,11 @@ FIELDS = (
 )
 
 
+_INSERT = "INSERT INTO audit_event ({}) VALUES ({})".format(  # noqa: S608 - constant names
+    ", ".join((*FIELDS, "hash")), ", ".join(f":{name}" for name in (*FIELDS, "hash"))
+)
+
+
 def _as_json(value) -> str | None:
     if value is None:
         return None
@@ -66,7 +71,7 @@ def record(
         "prev_hash": last["hash"] if last else GENESIS,
     }
     event["hash"] = _event_hash(event)
-    db["audit_event"].insert(event)
+    db.conn.execute(_INSERT, event)
     return event
 
 

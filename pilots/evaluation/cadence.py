@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -124,25 +125,61 @@ class EvaluationsFailed(RuntimeError):
     """Some due pilots could not be evaluated; the others were stored."""
 
 
-def evaluate_due(db, now: datetime) -> dict:
+# Pilots evaluated in one write transaction at most this long (each in a savepoint of
+# its own), so a thousand small commits do not cost more than the work, while a web
+# request that writes waits at most about this long for the lock.
+BATCH_SECONDS = 0.25
+
+
+class _Batches:
+    """Write transactions that each hold the looks of up to BATCH_SECONDS of pilots."""
+
+    def __init__(self, db, seconds: float):
+        self.db, self.seconds, self.started = db, seconds, None
+
+    def open(self) -> None:
+        if self.started is None:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.started = time.monotonic()
+
+    def commit(self, *, unless_young: bool = False) -> None:
+        if self.started is None:
+            return
+        if unless_young and time.monotonic() - self.started < self.seconds:
+            return
+        self.db.conn.execute("COMMIT")
+        self.started = None
+
+
+def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> dict:
     """Take a scheduled look at every due pilot, as of today's UTC date.
 
-    Each pilot is its own unit of work: one that fails is named in the raised
-    `EvaluationsFailed` after the others have been stored, and stays due, so the
-    next run (or the catch-up after a restart) tries it again.
+    Each pilot is its own unit of work (a savepoint within a batch of pilots, see
+    BATCH_SECONDS): one that fails is named in the raised `EvaluationsFailed` after the
+    others have been stored, and stays due, so the next run (or the catch-up after a
+    restart) tries it again. A run killed half-way keeps the batches it committed;
+    the rerun finds their pilots evaluated and does the rest.
     """
     today = now.astimezone(UTC).date()
     evaluated, stored, failed, notes = [], 0, {}, set()
-    for pilot in due_pilots(db, today):
-        if pilot["note"]:
-            notes.add(f"pilot {pilot['id']}: {pilot['note']}")
-        try:
-            look = evaluate_pilot(db, pilot["id"], today, scheduled=True, now=now, read_back=False)
-        except Exception as error:  # one pilot's bad data must not stop the others
-            failed[pilot["id"]] = f"{type(error).__name__}: {error}"[:200]
-            continue
-        evaluated.append(pilot["id"])
-        stored += look["changed"]
+    batches = _Batches(db, batch_seconds)
+    try:
+        for pilot in due_pilots(db, today):
+            if pilot["note"]:
+                notes.add(f"pilot {pilot['id']}: {pilot['note']}")
+            batches.open()
+            try:
+                look = evaluate_pilot(
+                    db, pilot["id"], today, scheduled=True, now=now, read_back=False
+                )
+            except Exception as error:  # one pilot's bad data must not stop the others
+                failed[pilot["id"]] = f"{type(error).__name__}: {error}"[:200]
+                continue
+            evaluated.append(pilot["id"])
+            stored += look["changed"]
+            batches.commit(unless_young=True)
+    finally:
+        batches.commit()
     summary = {
         "as_of": today.isoformat(),
         "evaluated": evaluated,

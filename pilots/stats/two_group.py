@@ -332,9 +332,10 @@ def compare_rates(
     if ci_method == "score":
         ci_low, ci_high = poisson_score_interval(c1, t1, c2, t2, alpha)
     else:
-        ci_low, ci_high = confint_poisson_2indep(
-            c1, t1, c2, t2, method="mover", compare="ratio", alpha=alpha, method_mover="score"
-        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ci_low, ci_high = confint_poisson_2indep(
+                c1, t1, c2, t2, method="mover", compare="ratio", alpha=alpha, method_mover="score"
+            )
     ratio = (c1 / t1) / (c2 / t2) if c2 > 0 else math.inf
     # Log-scale SE and log ratio; half an event stands in for an empty arm so both
     # stay finite for the normal approximations (probability, repeated looks).
@@ -388,9 +389,11 @@ def poisson_score_interval(
 
 
 def _welch_df(var1: float, n1: int, var2: float, n2: int) -> float:
-    return (var1 / n1 + var2 / n2) ** 2 / (
-        var1**2 / (n1**2 * (n1 - 1)) + var2**2 / (n2**2 * (n2 - 1))
-    )
+    """Welch-Satterthwaite degrees of freedom, scaled so tiny variances cannot underflow."""
+    a, b = var1 / n1, var2 / n2
+    largest = max(a, b)
+    a, b = a / largest, b / largest
+    return (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n2 - 1))
 
 
 def relative_lift(
@@ -420,7 +423,11 @@ def relative_lift(
         warnings = quality.unit_count_warnings(n1, n2, quality.MIN_UNITS_FOR_VARIANCE)
         return _empty("relative_lift_delta", n1, n2, warnings)
     lift = (mu_b - mu_a) / abs(mu_a)
-    variance = var_b / (n1 * mu_a**2) + var_a * mu_b**2 / (n2 * mu_a**4)
+    try:
+        variance = var_b / (n1 * mu_a**2) + var_a * mu_b**2 / (n2 * mu_a**4)
+    except (ZeroDivisionError, OverflowError):
+        # A baseline so near zero that its fourth power underflows: no lift either.
+        return _empty("relative_lift_delta", n1, n2, [quality_warning(quality.ZERO_BASELINE)])
     if not variance > 0:
         return _empty(
             "relative_lift_delta",
