@@ -170,14 +170,14 @@ def evaluate_pilot(
     plan = load_plan(db, pilot_id)
     cutoff = cutoff_for(plan, as_of)
     existing = {
-        row["metric_id"]: row
-        for row in db.query(
+        metric_id: (input_hash, was_scheduled)
+        for metric_id, input_hash, was_scheduled in db.conn.execute(
             "SELECT metric_id, input_hash, scheduled FROM evaluation"
             " WHERE pilot_id = ? AND as_of = ?",
-            [pilot_id, as_of.isoformat()],
+            (pilot_id, as_of.isoformat()),
         )
     }
-    scheduled = scheduled or any(row["scheduled"] for row in existing.values())
+    scheduled = scheduled or any(was for _, was in existing.values())
     versions = methods.library_versions()
     read = inputs.read_inputs(db, plan, cutoff)
     hashes = {m.slug: read[m.metric_id].data_hash for m in plan.metrics}
@@ -185,18 +185,17 @@ def evaluate_pilot(
     input_hash = _input_hash(hashes, settings, versions)
     wanted = {m.metric_id for m in plan.metrics}
     unchanged = set(existing) == wanted and all(
-        row["input_hash"] == input_hash for row in existing.values()
+        stored == input_hash for stored, _ in existing.values()
     )
     computed, changed = False, 0
     if not unchanged:
-        copies = {
-            row["metric_id"]: row["id"]
-            for row in db.query(
-                """SELECT metric_id, max(id) AS id FROM evaluation
+        copies = dict(
+            db.conn.execute(
+                """SELECT metric_id, max(id) FROM evaluation
                    WHERE pilot_id = ? AND input_hash = ? GROUP BY metric_id""",
-                [pilot_id, input_hash],
+                (pilot_id, input_hash),
             )
-        }
+        )
         records = None
         if set(copies) != wanted:
             computed = True
