@@ -34,7 +34,7 @@ import marshal
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import groupby
 
 import numpy as np
@@ -189,7 +189,13 @@ def _month(day: date) -> int:
 
 def metric_grid(periods: list[str], start: date) -> Grid:
     """The grid `period_grid` puts the metric's distinct periods on (see its rule)."""
-    days = sorted({date.fromisoformat(p) for p in periods})
+    return _grid(tuple(sorted(set(periods))), start)
+
+
+# Pilots that report the same months share a grid; a scheduled run meets few kinds.
+@lru_cache(maxsize=1024)
+def _grid(periods: tuple[str, ...], start: date) -> Grid:
+    days = [date.fromisoformat(p) for p in periods]
     grid = period_grid(days, start)
     by_month = len({d.day for d in days}) == 1 and len({_month(d) for d in days}) == len(days)
     raw = [_month(d) if by_month else d.toordinal() for d in days]
