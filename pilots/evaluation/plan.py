@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from pilots.domain import DomainError
+from pilots.domain import DomainError, NotFound
 from pilots.domain import pilots as pilot_domain
 
 PREVIEW_LABEL = "not pre-registered"
@@ -56,19 +56,43 @@ class FrozenPlan:
     metrics: tuple[MetricPlan, ...]
 
 
+_CATALOGUE = ("id", "slug", "name", "type", "direction", "unit", "min_value", "max_value")
+
+
 def _catalogue(db, slugs) -> dict[str, dict]:
     slugs = list(slugs)
     if not slugs:
         return {}
     marks = ",".join("?" * len(slugs))
-    return {
-        row["slug"]: row
-        for row in db.query(
-            f"""SELECT id, slug, name, type, direction, unit, min_value, max_value
-                FROM metric WHERE slug IN ({marks})""",  # noqa: S608 - placeholders only
-            slugs,
-        )
-    }
+    cursor = db.conn.execute(
+        f"SELECT {', '.join(_CATALOGUE)} FROM metric WHERE slug IN ({marks})",  # noqa: S608
+        slugs,
+    )
+    return {row[1]: dict(zip(_CATALOGUE, row, strict=True)) for row in cursor}
+
+
+def _approved(db, pilot_id: int) -> tuple[str, int | None, str | None, str | None]:
+    """The pilot's status, approved version, and that version's plan JSON and hash."""
+    row = db.conn.execute(
+        """SELECT p.status, p.approved_version, v.plan, v.hash FROM pilot p
+           LEFT JOIN plan_version v ON v.pilot_id = p.id AND v.number = p.approved_version
+           WHERE p.id = ?""",
+        (pilot_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"No pilot {pilot_id}")
+    return row
+
+
+def _dropped_metrics(db, pilot_id: int) -> list[dict]:
+    cursor = db.conn.execute(
+        """SELECT m.slug, pm.role, pm.minimal_important_difference, pm.dropped_in_version
+           FROM pilot_metric pm JOIN metric m ON m.id = pm.metric_id
+           WHERE pm.pilot_id = ? AND pm.dropped_in_version IS NOT NULL""",
+        (pilot_id,),
+    )
+    names = ("slug", "role", "minimal_important_difference", "dropped_in_version")
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def _metric_plan(row: dict, role: str, mid, dropped: int | None) -> MetricPlan:
@@ -89,27 +113,19 @@ def _metric_plan(row: dict, role: str, mid, dropped: int | None) -> MetricPlan:
 
 def load_plan(db, pilot_id: int) -> FrozenPlan:
     """The pilot's frozen plan (approved version), or its draft as a preview."""
-    pilot = pilot_domain.get_pilot(db, pilot_id)
-    version = pilot["approved_version"]
+    status, version, plan_text, digest = _approved(db, pilot_id)
     if version is not None:
-        row = next(
-            db.query(
-                "SELECT plan, hash FROM plan_version WHERE pilot_id = ? AND number = ?",
-                [pilot_id, version],
-            )
-        )
-        plan, digest = json.loads(row["plan"]), row["hash"]
+        plan = json.loads(plan_text)
+        dropped_rows = _dropped_metrics(db, pilot_id)
     else:
+        pilot = pilot_domain.get_pilot(db, pilot_id)
         plan = pilot_domain.plan_of(pilot)
         digest = pilot_domain.plan_hash(plan)
+        dropped_rows = [m for m in pilot["metrics"] if m["dropped_in_version"] is not None]
     if not plan.get("design") or not plan.get("start_date"):
         raise DomainError("An evaluation needs the plan's design and start date.", "design")
     registered = {m["slug"]: m for m in plan.get("metrics") or []}
-    dropped = {
-        m["slug"]: m
-        for m in pilot["metrics"]
-        if m["dropped_in_version"] is not None and m["slug"] not in registered
-    }
+    dropped = {m["slug"]: m for m in dropped_rows if m["slug"] not in registered}
     catalogue = _catalogue(db, [*registered, *dropped])
     metrics = [
         _metric_plan(catalogue[slug], m["role"], m["minimal_important_difference"], None)
@@ -131,7 +147,7 @@ def load_plan(db, pilot_id: int) -> FrozenPlan:
     metrics.sort(key=lambda m: (m.dropped_in_version is not None, order[m.role], m.slug))
     return FrozenPlan(
         pilot_id=pilot_id,
-        status=pilot["status"],
+        status=status,
         preview=version is None,
         version=version,
         plan_hash=digest,

@@ -279,13 +279,12 @@ def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_ha
             (plan.pilot_id, as_of.isoformat(), *metric_ids),
         ).rowcount
         if changed:
+            slugs = {m.metric_id: m.slug for m in plan.metrics}
             verdicts = {
-                row["metric"]: row["verdict"]
-                for row in db.query(
-                    """SELECT m.slug AS metric, e.verdict FROM evaluation e
-                       JOIN metric m ON m.id = e.metric_id
-                       WHERE e.pilot_id = ? AND e.as_of = ?""",
-                    [plan.pilot_id, as_of.isoformat()],
+                slugs[metric_id]: verdict
+                for metric_id, verdict in conn.execute(
+                    "SELECT metric_id, verdict FROM evaluation WHERE pilot_id = ? AND as_of = ?",
+                    (plan.pilot_id, as_of.isoformat()),
                 )
             }
             audit.record(
