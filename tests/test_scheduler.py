@@ -66,17 +66,25 @@ def _flask(db_path, tmp_path, *args):
 
 
 def _read_until(process, text, timeout=30.0):
-    seen, deadline = [], time.monotonic() + timeout
+    """Read the process's output until a line holds `text`.
+
+    Reads the pipe's file descriptor itself: a buffered `readline` may take several
+    lines at once, after which `select` would wait for output that has already come.
+    """
+    fd = process.stdout.fileno()
+    seen, deadline = "", time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
+        ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
-            line = process.stdout.readline()
-            seen.append(line)
-            if text in line:
-                return "".join(seen)
-        if process.poll() is not None:
+            chunk = os.read(fd, 65536).decode()
+            seen += chunk
+            if text in seen:
+                return seen
+            if not chunk:
+                break
+        elif process.poll() is not None:
             break
-    raise AssertionError(f"never saw {text!r}: {''.join(seen)}")
+    raise AssertionError(f"never saw {text!r}: {seen}")
 
 
 def test_two_scheduler_processes_make_one_evaluation_per_due_pilot(db, db_path, tmp_path):

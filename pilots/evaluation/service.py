@@ -29,7 +29,7 @@ import json
 import math
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pilots.db import to_utc_text
 from pilots.domain import audit
@@ -146,6 +146,19 @@ def cutoff_for(plan: FrozenPlan, as_of: date) -> date:
     return min(as_of, plan.end_date) if plan.end_date else as_of
 
 
+class Reading(NamedTuple):
+    """A pilot's plan and its metrics' inputs, as read for one as-of date."""
+
+    plan: FrozenPlan
+    inputs: dict[int, inputs.MetricInputs]
+
+
+def read_pilot(db, pilot_id: int, as_of: date) -> Reading:
+    """The pilot's plan and inputs as of `as_of` (nothing written)."""
+    plan = load_plan(db, pilot_id)
+    return Reading(plan, inputs.read_inputs(db, plan, cutoff_for(plan, as_of)))
+
+
 def evaluate_pilot(
     db,
     pilot_id: int,
@@ -156,6 +169,7 @@ def evaluate_pilot(
     actor_role: str | None = None,
     now: datetime | None = None,
     read_back: bool = True,
+    reading: Reading | None = None,
 ) -> dict:
     """Evaluate the pilot as of `as_of` (default: today in UTC) and store the results.
 
@@ -163,12 +177,13 @@ def evaluate_pilot(
     rows written (0 when the same inputs were already stored) and `computed`, whether
     the engine ran (False when the results were copied from identical inputs); with
     `read_back=False` only those and the key. One audit event `pilot.evaluate` is
-    written when anything was stored.
+    written when anything was stored. `reading` is the pilot's plan and inputs as of
+    that date when they were read already (`read_pilot`, as the scheduled job does
+    ahead of time on another connection).
     """
     now = now or datetime.now(UTC)
     as_of = as_of or now.astimezone(UTC).date()
-    plan = load_plan(db, pilot_id)
-    cutoff = cutoff_for(plan, as_of)
+    plan, read = reading or read_pilot(db, pilot_id, as_of)
     existing = {
         metric_id: (input_hash, was_scheduled)
         for metric_id, input_hash, was_scheduled in db.conn.execute(
@@ -179,7 +194,6 @@ def evaluate_pilot(
     }
     scheduled = scheduled or any(was for _, was in existing.values())
     versions = methods.library_versions()
-    read = inputs.read_inputs(db, plan, cutoff)
     hashes = {m.slug: read[m.metric_id].data_hash for m in plan.metrics}
     settings = {m.slug: methods.settings(plan, m, scheduled) for m in plan.metrics}
     input_hash = _input_hash(hashes, settings, versions)
