@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_evaluation import build  # noqa: E402
 
+from pilots import migrations  # noqa: E402
 from pilots.db import connect  # noqa: E402
 from pilots.domain import accounts  # noqa: E402
 from pilots.evaluation.cadence import evaluate_due  # noqa: E402
@@ -189,6 +190,11 @@ def main() -> None:
     path = os.path.join(folder, "bench.sqlite3")
     if args.keep and os.path.exists(path):
         print(f"Reusing {path} (delete it to rebuild)")
+        db = connect(path)
+        applied = migrations.apply(db)  # a database kept from before a new migration
+        db.close()
+        if applied:
+            print(f"Applied {', '.join(applied)}")
     else:
         facts = prepare(path, args.pilots)
         print(

@@ -608,6 +608,33 @@ def notifications(db):
     db.execute("CREATE INDEX evaluation_computed ON evaluation(computed_at)")
 
 
+@migrations(name="0620_leader_portfolio")
+def leader_portfolio(db):
+    # The portfolio of a leader of many pilots reads them all on every visit: its counts
+    # and decisions due from these columns alone, its approvals from the few proposed
+    # versions rather than every pilot's versions.
+    db.execute("CREATE INDEX pilot_team_status ON pilot(team_id, status, end_date, decision)")
+    db.execute("CREATE INDEX plan_version_state ON plan_version(state, pilot_id)")
+    # How many writes each table behind a kept (cached) read has seen. Triggers count
+    # every insert, update and delete, whoever makes it (a web worker, the scheduler, a
+    # CLI command), so a read kept in one process knows when it has gone stale: the
+    # pilot page's rendered results and the portfolio's signals (pilots.web).
+    db.execute(
+        """
+        CREATE TABLE change_count (
+            name TEXT PRIMARY KEY,
+            n INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID"""
+    )
+    for table in ("evaluation", "metric", "pdsa_cycle", "pilot", "unit", "role"):
+        db.execute("INSERT INTO change_count (name) VALUES (?)", [table])
+        for event in ("insert", "update", "delete"):
+            db.execute(
+                f"""CREATE TRIGGER {table}_{event}_counted AFTER {event.upper()} ON {table}
+                    BEGIN UPDATE change_count SET n = n + 1 WHERE name = '{table}'; END"""  # noqa: S608 - constant names
+            )
+
+
 def apply(db) -> list[str]:
     """Apply pending migrations; return the names applied."""
     pending = [m.name for m in migrations.pending(db)]

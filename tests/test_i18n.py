@@ -1,11 +1,14 @@
 """Norwegian and English: chosen from the browser, switchable, remembered per person;
 Norwegian dates as DD.MM.YYYY with a decimal comma; Oslo time shown, UTC stored."""
 
+import random
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal as babel_format_decimal
 
 from pilots.web.i18n import format_day, format_moment, format_number
 
@@ -38,6 +41,34 @@ def test_dates_and_numbers_follow_the_language(app, language, day, number):
     with app.test_request_context(headers={"Accept-Language": language}):
         assert format_day("2026-11-26") == day
         assert format_number(1234.5) == number
+
+
+NUMBERS = [0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 2.675, 999.995, -999.995, -0.001, 1e-9]
+NUMBERS += [1234.5, -1234567.891, 10**15 + 0.5, 123456789012345678, 1e22, 10**30 + 1]
+NUMBERS += [Decimal("1.005"), Decimal("-0.0049"), 7, -12, float("inf"), float("nan")]
+
+
+def _outcome(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except ArithmeticError as error:  # Babel cannot round 10**30 to 2 decimals either
+        return type(error)
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_numbers_are_formatted_exactly_as_babel_does(app, language):
+    # format_number skips Babel's per-call pattern and locale parsing; what it writes
+    # must not change: rounding half to even, the sign of a value rounding to zero,
+    # grouping, and Babel itself for what is out of the ordinary.
+    rng = random.Random(7)
+    values = NUMBERS + [rng.uniform(-1, 1) * 10 ** rng.randint(-6, 12) for _ in range(3000)]
+    with app.test_request_context(headers={"Accept-Language": language}):
+        for value in values:
+            for digits in (0, 1, 2, 3):
+                pattern = "#,##0" + ("." + "0" * digits if digits else "")
+                assert _outcome(format_number, value, digits) == _outcome(
+                    babel_format_decimal, value, format=pattern, locale=language
+                ), (value, digits)
 
 
 def test_times_are_shown_in_oslo_time(app):

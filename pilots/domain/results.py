@@ -31,6 +31,30 @@ OVERVIEW_STATUSES = ("approved", "running", "paused", "stopped", "concluded")
 Z95 = 1.959963984540054
 
 
+# ---- what a read depends on ------------------------------------------------------------
+
+# The tables `pilot_results` reads (besides the pilot's start date), and those
+# `signals_since` reads: the web layer keeps what it rendered from them until one changes.
+RESULTS_READ = ("evaluation", "metric", "pdsa_cycle")
+SIGNALS_READ = ("evaluation", "pilot", "unit", "metric", "role")
+
+
+def change_counts(db, tables: tuple[str, ...]) -> tuple[int, ...]:
+    """How many writes each table has seen (migration 0620's triggers count them all).
+
+    Equal counts mean the tables hold what they held before, whoever wrote in between.
+    """
+    marks = ",".join("?" * len(tables))
+    counts = {
+        row["name"]: row["n"]
+        for row in db.query(
+            f"SELECT name, n FROM change_count WHERE name IN ({marks})",  # noqa: S608 - marks
+            list(tables),
+        )
+    }
+    return tuple(counts[table] for table in tables)
+
+
 # ---- per metric: what kind of number, and its chart ------------------------------
 
 

@@ -8,15 +8,19 @@ Norwegian dates read DD.MM.YYYY and numbers use a decimal comma.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_decimal as babel_format_decimal
-from flask import current_app, g, request, session
+from babel.numbers import get_decimal_symbol, get_group_symbol
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 from pilots.db import from_utc_text
 
@@ -38,7 +42,19 @@ def select_language() -> str:
 
 
 def _locale() -> str:
-    return str(get_locale() or "nb")
+    # Asked for by every label, date and number of a page; Flask-Babel keeps the
+    # request's locale too, but reaching it (and naming it) costs more than the lookup.
+    if not has_request_context():
+        return str(get_locale() or "nb")
+    language = request.environ.get("pilots.language")
+    if language is None:
+        language = request.environ["pilots.language"] = str(get_locale() or "nb")
+    return language
+
+
+def reader_language() -> str:
+    """The language this request is answered in: "nb" or "en"."""
+    return _locale()
 
 
 def _as_moment(value) -> datetime | None:
@@ -72,11 +88,48 @@ def format_moment(value) -> str:
 
 
 def format_number(value, digits: int = 1) -> str:
-    """A number with the language's decimal mark: 1 234,5 or 1,234.5."""
+    """A number with the language's decimal mark: 1 234,5 or 1,234.5.
+
+    Exactly what Babel's `format_decimal(value, "#,##0.0…")` gives (the same Decimal
+    steps: half-even rounding, the sign kept on a value that rounds to zero), without
+    parsing the pattern and the locale again for each of the hundreds of numbers in a
+    results table. Anything unusual (infinities, very long numbers) goes to Babel.
+    """
     if value is None:
         return ""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return babel_format_decimal(value, format=pattern, locale=_locale())
+    language = _locale()
+    try:
+        number = Decimal(str(value))
+        if not number.is_finite() or digits < 0:
+            raise ArithmeticError
+        rounded = abs(number).normalize().quantize(Decimal(10) ** -digits)
+    except (ArithmeticError, ValueError):
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return babel_format_decimal(value, format=pattern, locale=language)
+    decimal_mark, group_mark = _number_symbols(language)
+    whole, _point, fraction = f"{rounded:f}".partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.append(whole[-3:])
+        whole = whole[:-3]
+    groups.append(whole)
+    text = group_mark.join(reversed(groups))
+    if digits:
+        text += decimal_mark + fraction
+    return "-" + text if number.is_signed() else text
+
+
+_NUMBER_SYMBOLS: dict[str, tuple[str, str]] = {}
+
+
+def _number_symbols(language: str) -> tuple[str, str]:
+    """The decimal and group marks of a language, from Babel's data (read once)."""
+    if language not in _NUMBER_SYMBOLS:
+        _NUMBER_SYMBOLS[language] = (
+            get_decimal_symbol(language),
+            get_group_symbol(language),
+        )
+    return _NUMBER_SYMBOLS[language]
 
 
 def format_input_number(value) -> str:
@@ -212,6 +265,12 @@ def _labels() -> dict[str, dict[str, str]]:
             "permutation": _("permutation"),
             "placebo": _("placebo"),
         },
+        "verdict": {
+            "improved": _("Improved"),
+            "worsened": _("Worsened"),
+            "no_clear_change": _("No clear change"),
+            "insufficient_data": _("Not enough data"),
+        },
         "version_state": {
             "proposed": _("Waiting for approval"),
             "approved": _("Approved"),
@@ -221,17 +280,27 @@ def _labels() -> dict[str, dict[str, str]]:
     }
 
 
+def _label_table() -> dict[str, dict[str, str]]:
+    """Every label in the reader's language, translated once per process and language.
+
+    A page asks for dozens of labels and each build translates all of them (about 100
+    strings, 4 ms), while the words only change with the language.
+    """
+    language = _locale()
+    table = g.get("_labels")
+    if table is None or table[0] != language:
+        kept = current_app.extensions.setdefault("pilots.labels", {})
+        if language not in kept:
+            kept[language] = _labels()
+        table = g._labels = (language, kept[language])
+    return table[1]
+
+
 def label(kind: str, code) -> str:
     """The reader's word for a stored code (a status, a design, a role ...)."""
     if code is None:
         return ""
-    # Built once per request and language: a page may ask for dozens of labels, and
-    # each build translates every label there is.
-    key = ("labels", _locale())
-    labels = g.get("_labels")
-    if labels is None or labels[0] != key:
-        labels = g._labels = (key, _labels())
-    return labels[1].get(kind, {}).get(code, str(code))
+    return _label_table().get(kind, {}).get(code, str(code))
 
 
 def _request_translations():
@@ -250,11 +319,36 @@ def _template_ngettext(singular: str, plural: str, number: int) -> str:
     return _request_translations().ungettext(singular, plural, number)
 
 
+@pass_eval_context
+def _kept_template_gettext(eval_context, string: str, /, **variables):
+    """`_()` in templates: Jinja's new-style gettext, with each translated string kept.
+
+    The same as Jinja's wrapper around `_template_gettext` (escape, then fill in
+    %(name)s, always, so "%%" reads "%"), but a page's forty-odd fixed strings are
+    looked up, escaped and formatted once per process and language, not per call.
+    """
+    if not eval_context.autoescape:
+        return _template_gettext(string) % variables
+    words = current_app.extensions.setdefault("pilots.template_words", {})
+    key = (_locale(), string, bool(variables))
+    translated = words.get(key)
+    if translated is None:
+        translated = Markup(_template_gettext(string))
+        if not variables:
+            translated = translated % {}
+        # The templates' strings are a fixed set; the bound only guards against a
+        # template that one day translates text it was given.
+        if len(words) < 10_000:
+            words[key] = translated
+    return translated % variables if variables else translated
+
+
 def init_app(app) -> None:
     Babel(app, locale_selector=select_language, timezone_selector=lambda: "Europe/Oslo")
-    # Templates call gettext hundreds of times a page; Jinja's new-style wrappers still
-    # fill in %(name)s and escape, these only skip Flask-Babel's per-call lookups.
+    # Templates call gettext dozens of times a page; these skip Flask-Babel's per-call
+    # lookups, and `_()` keeps each translated string (Jinja's wrapper, kept).
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)
+    app.jinja_env.globals["gettext"] = _kept_template_gettext
     app.jinja_env.filters.update(
         day=format_day, moment=format_moment, number=format_number, input_number=format_input_number
     )

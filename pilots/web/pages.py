@@ -1,12 +1,15 @@
-"""Rendering a page or, for htmx, one named block of it, and paging through lists."""
+"""Rendering a page or, for htmx, one named block of it, keeping rendered parts that
+are costly and rarely change, and paging through lists."""
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import abort, make_response, redirect, render_template, request
+from flask import abort, current_app, make_response, redirect, render_template, request
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
@@ -22,6 +25,39 @@ def page(template: str, block: str | None = None, status: int = 200, **context):
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
+
+
+class Kept:
+    """Rendered parts of pages kept in this process by key; the least recently used go
+    first once `size` are kept. The key must hold everything the part was made from
+    (who may see it included): a changed input is a new key, never a stale part."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.parts: OrderedDict[tuple, str] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self.lock:
+            part = self.parts.get(key)
+            if part is not None:
+                self.parts.move_to_end(key)
+            return part
+
+    def put(self, key: tuple, part) -> None:
+        with self.lock:
+            self.parts[key] = part
+            self.parts.move_to_end(key)
+            while len(self.parts) > self.size:
+                self.parts.popitem(last=False)
+
+
+def kept(name: str, size: int = 256) -> Kept:
+    """This app's kept parts called `name` (each worker process has its own)."""
+    store = current_app.extensions.get(f"pilots.kept.{name}")
+    if store is None:
+        store = current_app.extensions.setdefault(f"pilots.kept.{name}", Kept(size))
+    return store
 
 
 @dataclass(frozen=True)

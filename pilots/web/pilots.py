@@ -133,7 +133,7 @@ def detail(pilot_id: int):
         overdue=domain.is_overdue(pilot, date.today()),
         own=current_user.id in {pilot["created_by"], *(v["proposed_by"] for v in history)},
         errors={},
-        **results_section(db, pilot),
+        **results_section(db, pilot, may=member or leader or current_user.has_role("analyst")),
     )
 
 

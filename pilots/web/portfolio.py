@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from pilots.db import to_utc_text
 from pilots.domain import ideas
@@ -23,9 +24,41 @@ from pilots.domain import pilots as pilot_domain
 from pilots.domain import results as domain
 from pilots.web import get_db
 from pilots.web.access import allow
-from pilots.web.pages import page
+from pilots.web.i18n import reader_language
+from pilots.web.pages import kept, page
+from pilots.web.results import results_url, verdict_label
 
 bp = Blueprint("portfolio", __name__)
+
+
+def _signals(db, leader_id: int, since: str | None) -> Markup:
+    """The leader's signals as shown, kept until a table they are read from changes.
+
+    Finding them ranks every pilot's latest look (for a leader of 1,000 pilots, 5,000
+    stored results: most of the page's work), and listing them most of the rest, while
+    within one sitting `since` stays the same and results rarely change. Kept per
+    leader, so one leader's list is only ever shown to that leader, and per `since`,
+    language and the write counts of the tables `signals_since` reads.
+    """
+    language = reader_language()
+    key = (
+        leader_id,
+        since,
+        language,
+        request.script_root,
+        domain.change_counts(db, domain.SIGNALS_READ),
+    )
+    shown = kept("signals").get(key)
+    if shown is None:
+        shown = Markup(
+            current_app.jinja_env.get_template("portfolio/_signals.html").render(
+                signals=domain.signals_since(db, leader_id, since),
+                verdict_label=verdict_label,
+                results_url=results_url,
+            )
+        )
+        kept("signals").put(key, shown)
+    return shown
 
 
 def _matrix(counts: list[dict]) -> list[dict]:
@@ -52,7 +85,7 @@ def index():
     return page(
         "portfolio/index.html",
         since=since,
-        signals=domain.signals_since(db, current_user.id, since),
+        signals=_signals(db, current_user.id, since),
         units=_matrix(counts),
         statuses=[s for s in pilot_domain.STATUSES if s != "draft"],
         totals={s: sum(r["n"] for r in counts if r["status"] == s) for s in pilot_domain.STATUSES},

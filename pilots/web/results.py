@@ -13,9 +13,18 @@ import io
 import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from pilots.domain import DomainError, NotFound, audit
 from pilots.domain import metrics as catalogue
@@ -26,9 +35,9 @@ from pilots.domain.observations import format_number, neutralise
 from pilots.evaluation import evaluate_pilot
 from pilots.web import get_db
 from pilots.web.access import allow
-from pilots.web.i18n import format_day, label
+from pilots.web.i18n import format_day, label, reader_language
 from pilots.web.i18n import format_number as shown_number
-from pilots.web.pages import id_arg, page
+from pilots.web.pages import id_arg, kept, page
 
 bp = Blueprint("results", __name__)
 
@@ -116,12 +125,7 @@ def warning_text(code: str, params: dict) -> str:
 
 
 def verdict_label(code: str) -> str:
-    return {
-        "improved": _("Improved"),
-        "worsened": _("Worsened"),
-        "no_clear_change": _("No clear change"),
-        "insufficient_data": _("Not enough data"),
-    }.get(code, code)
+    return label("verdict", code)
 
 
 def _period_label(period: str) -> str:
@@ -199,13 +203,55 @@ def may_evaluate(db, pilot: dict) -> bool:
     )
 
 
-def section_context(db, pilot: dict, message: str | None = None, error: str | None = None) -> dict:
-    """What `results/section.html` needs for this pilot and reader."""
-    results = domain.pilot_results(db, pilot)
+def results_body(db, pilot: dict) -> Markup:
+    """The pilot's results as HTML in the reader's language, rendered once and kept.
+
+    The charts, their data tables and the look-by-look history are most of the pilot
+    page's work, and they change only when an evaluation is stored (or a metric, a PDSA
+    cycle or the start date changes). The key holds the start date and the write counts
+    of the tables `pilot_results` reads, so any write there, by any process, makes the
+    next view render afresh. The part is the same for every reader of the pilot in that
+    language: `results/_body.html` gets nothing about the reader in its context.
+    """
+    language = reader_language()
+    key = (
+        pilot["id"],
+        pilot.get("start_date"),
+        language,
+        domain.change_counts(db, domain.RESULTS_READ),
+    )
+    body = kept("results").get(key)
+    if body is None:
+        results = domain.pilot_results(db, pilot)
+        body = Markup(
+            current_app.jinja_env.get_template("results/_body.html").render(
+                results=_decorate(results) if results else None,
+                current_language=language,
+                label=label,
+                verdict_label=verdict_label,
+                effect_text=effect_text,
+                p_text=p_text,
+            )
+        )
+        kept("results").put(key, body)
+    return body
+
+
+def section_context(
+    db,
+    pilot: dict,
+    message: str | None = None,
+    error: str | None = None,
+    may: bool | None = None,
+) -> dict:
+    """What `results/section.html` needs for this pilot and reader.
+
+    `may`: whether this reader may evaluate, when the caller already knows.
+    """
+    can_evaluate = bool(pilot.get("design") and pilot.get("start_date"))
     return {
-        "results": _decorate(results) if results else None,
-        "can_evaluate": bool(pilot.get("design") and pilot.get("start_date"))
-        and may_evaluate(db, pilot),
+        "results_body": results_body(db, pilot),
+        "can_evaluate": can_evaluate and (may_evaluate(db, pilot) if may is None else may),
         "result_message": message,
         "result_error": error,
     }
@@ -409,12 +455,34 @@ def effect_text(value, kind: str, unit: str = "") -> str:
     return f"{shown_number(value, 2)} {unit}".strip()
 
 
+@bp.app_template_global()
+def chart_number(value, percent: bool = False, digits: int = 2) -> str:
+    """A number in a chart's data table: "—" when missing, a share as percent."""
+    if value is None:
+        return "—"
+    if percent:
+        return shown_number(value * 100, 1) + " %"
+    return shown_number(value, digits)
+
+
 def p_text(value) -> str:
     if value is None:
         return "—"
     if value < 0.001:
         return "< " + shown_number(0.001, 3)
     return shown_number(value, 3)
+
+
+_SOME_PILOT = 918273645546372819
+
+
+def results_url(pilot_id: int) -> str:
+    """The link to a pilot's results; lists call it per row, so url_for runs once a request."""
+    pattern = request.environ.get("pilots.results_url")
+    if pattern is None:
+        pattern = url_for("pilots.detail", pilot_id=_SOME_PILOT) + "#results"
+        request.environ["pilots.results_url"] = pattern
+    return pattern.replace(str(_SOME_PILOT), str(int(pilot_id)))
 
 
 @bp.app_context_processor
@@ -424,5 +492,5 @@ def result_helpers():
         "p_text": p_text,
         "verdict_label": verdict_label,
         "result_label": label,
-        "results_url": lambda pilot_id: url_for("pilots.detail", pilot_id=pilot_id) + "#results",
+        "results_url": results_url,
     }
