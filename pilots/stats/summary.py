@@ -2,7 +2,7 @@
 
 Leaders and frontline staff read this sentence first, often only this sentence, so it
 is written for a nurse, not a statistician: what differed, by how much, how sure we
-are, and what the verdict is. Numbers are formatted for each language as babel does
+are, and what the verdict is. Numbers are formatted for each language as Babel does
 (Norwegian: decimal comma and a non-breaking space between thousands, "1 234,5").
 The judgement layer builds a `Result` and then asks this module for its `summary`;
 nothing here decides a verdict.
@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
+
+from babel.numbers import format_decimal
+
+from pilots.numbers import decimal_text
 
 LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
@@ -23,23 +26,17 @@ VERDICT_PHRASES = {
 }
 
 
-# Group and decimal marks of the languages' number patterns, as babel gives them for
-# nb_NO and en_GB (a test holds `format_number` to babel's `format_decimal`).
-_MARKS = {"nb": ("\u00a0", ","), "en": (",", ".")}
+# Decimal and group marks of the languages' number patterns, as Babel gives them for
+# nb_NO and en_GB (a test holds `format_number` to Babel's `format_decimal`).
+_MARKS = {"nb": (",", "\u00a0"), "en": (".", ",")}
 
 
 def format_number(value: float, language: str, decimals: int = 1) -> str:
-    """`value` rounded to `decimals` places in the language's own notation.
-
-    What babel's `format_decimal(value, format="#,##0.0...")` writes: the shortest
-    decimal that reads back as the float, rounded half to even, with the language's
-    marks; done by hand because babel parses the pattern on every call, and a
-    scheduled evaluation writes thousands of sentences.
-    """
-    group, point = _MARKS[LOCALES[language][:2]]
-    number = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN)
-    text = f"{number:,.{decimals}f}".replace(",", "\x00").replace(".", point)
-    text = text.replace("\x00", group)
+    """`value` rounded to `decimals` places in the language's own notation (as Babel)."""
+    text = decimal_text(value, decimals, *_MARKS[language])
+    if text is None:
+        pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+        text = format_decimal(value, format=pattern, locale=LOCALES[language])
     # "-0,0" reads as a signed effect where there is none.
     return text.lstrip("-\u2212") if text.lstrip("-\u2212").strip("0,.\u00a0") == "" else text
 

@@ -8,7 +8,6 @@ Norwegian dates read DD.MM.YYYY and numbers use a decimal comma.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
@@ -23,6 +22,7 @@ from jinja2 import pass_eval_context
 from markupsafe import Markup
 
 from pilots.db import from_utc_text
+from pilots.numbers import decimal_text
 
 LANGUAGES = {"nb": "Norsk (bokmål)", "en": "English"}
 # Browsers in Norway may say "no" or "nn"; both are best served in bokmål here.
@@ -98,25 +98,11 @@ def format_number(value, digits: int = 1) -> str:
     if value is None:
         return ""
     language = _locale()
-    try:
-        number = Decimal(str(value))
-        if not number.is_finite() or digits < 0:
-            raise ArithmeticError
-        rounded = abs(number).normalize().quantize(Decimal(10) ** -digits)
-    except (ArithmeticError, ValueError):
+    text = decimal_text(value, digits, *_number_symbols(language))
+    if text is None:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return babel_format_decimal(value, format=pattern, locale=language)
-    decimal_mark, group_mark = _number_symbols(language)
-    whole, _point, fraction = f"{rounded:f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        groups.append(whole[-3:])
-        whole = whole[:-3]
-    groups.append(whole)
-    text = group_mark.join(reversed(groups))
-    if digits:
-        text += decimal_mark + fraction
-    return "-" + text if number.is_signed() else text
+    return text
 
 
 _NUMBER_SYMBOLS: dict[str, tuple[str, str]] = {}
