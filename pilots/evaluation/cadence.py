@@ -154,12 +154,13 @@ class _Batches:
         self.started = None
 
 
-# Pilots read ahead of the one being evaluated.
+# Pilots read ahead of the one being evaluated, by this many threads.
 READ_AHEAD = 8
+READERS = 1
 
 
 class _ReadAhead:
-    """Reads the next pilots' plans and inputs on a second connection, in a thread.
+    """Reads the next pilots' plans and inputs in threads, each on its own connection.
 
     sqlite3 lets go of the GIL while SQLite works, so the reading (about half of a
     scheduled look) runs on the other core while this thread computes and stores.
@@ -171,8 +172,9 @@ class _ReadAhead:
         self.db, self.ids, self.as_of = db, ids, as_of
         path = db.conn.execute("PRAGMA database_list").fetchone()[2]
         self.path = path or None
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="read-ahead") if path else None
+        self.pool = ThreadPoolExecutor(READERS, thread_name_prefix="read-ahead") if path else None
         self.local = threading.local()
+        self.opened: list = []  # each reader's connection, closed at the end
         self.futures: dict[int, Future] = {}
         self.next = 0
 
@@ -180,16 +182,12 @@ class _ReadAhead:
         db = getattr(self.local, "db", None)
         if db is None:
             db = self.local.db = connect(self.path)
+            self.opened.append(db)
         db.conn.execute("BEGIN")
         try:
             return read_pilot(db, pilot_id, self.as_of)
         finally:
             db.conn.execute("COMMIT")
-
-    def _close(self) -> None:
-        db = getattr(self.local, "db", None)
-        if db is not None:
-            db.close()
 
     def reading(self, pilot_id: int) -> Reading:
         """The pilot's reading (raises what reading it raised); pilots in `ids` order."""
@@ -208,8 +206,9 @@ class _ReadAhead:
         if self.pool is not None:
             for future in self.futures.values():
                 future.cancel()
-            self.pool.submit(self._close).result()
             self.pool.shutdown()
+            for db in self.opened:
+                db.close()
 
 
 def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> dict:
