@@ -5,10 +5,14 @@ the slope of the series change at the start? This module answers with segmented
 regression (Wagner et al. 2002; Lopez Bernal, Cummins & Gasparrini 2017): ordinary
 least squares `y ~ t + post + t_post` for values, or a Poisson GLM with a
 log(exposure) offset for counts, both with Newey-West (HAC) standard errors so that
-autocorrelated months do not pass for independent evidence. It also owns the small
-period arithmetic (dates or integers -> period numbers, missing periods) that the
-`spc` and `did` modules reuse. It returns a `MethodEstimate`; the judgement layer
-turns that into a verdict.
+autocorrelated months do not pass for independent evidence. The fits are written
+out in numpy (least squares, Poisson IRLS, the HAC sandwich, Durbin-Watson and
+Breusch-Godfrey), reproducing statsmodels' formula fits to rounding (with less of it
+in the small entries of the covariance): the scheduled evaluations call this
+thousands of times, and the formula fits cost ~10 ms a call, most of it in patsy.
+It also owns the small period arithmetic (dates or integers -> period numbers,
+missing periods) that the `spc` and `did` modules reuse. It returns a
+`MethodEstimate`; the judgement layer turns that into a verdict.
 """
 
 from __future__ import annotations
@@ -21,11 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
-from scipy import stats
-from statsmodels.stats.diagnostic import acorr_breusch_godfrey
-from statsmodels.stats.stattools import durbin_watson
+from scipy import special
 
 from pilots.stats.result import DataWarning, MethodEstimate
 
@@ -51,6 +51,9 @@ NON_FINITE_VALUES = "non_finite_values"
 ZERO_VARIANCE = "zero_variance"
 
 COEFFICIENTS = ("pre_slope", "level_change", "slope_change", "post_slope")
+
+# statsmodels clips means and ratios at machine epsilon in the Poisson log link.
+_EPS = np.finfo(float).eps
 
 
 @dataclass(frozen=True)
@@ -132,15 +135,18 @@ def newey_west_lags(n: int) -> int:
     return max(1, math.floor(4 * (n / 100) ** (2 / 9)))
 
 
-def design_frame(
-    numbers: Sequence[int],
+def design_matrix(
+    numbers: Sequence[int] | np.ndarray,
     start: int,
     *,
+    slope_change: bool = True,
     harmonics: int = 0,
     season_length: int = 12,
-) -> pd.DataFrame:
-    """Columns t, post, t_post (and sin/cos pairs) of the segmented regression.
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Column names and design matrix of the segmented regression.
 
+    Columns Intercept, t, post, t_post (when `slope_change`), then sin1, cos1, sin2,
+    ..., in the order the formula `formula(harmonics, slope_change)` gives them.
     `t_post = (t - t0) * post` is zero at the first period on or after the start, so
     the `post` coefficient is the jump there (DESIGN.md). Harmonic pairs
     sin/cos(2 pi k t / season_length), k = 1..harmonics, adjust for seasonality as in
@@ -148,12 +154,32 @@ def design_frame(
     """
     t = np.asarray(numbers, dtype=float)
     post = (t >= start).astype(float)
-    frame = pd.DataFrame({"t": t, "post": post, "t_post": (t - start) * post})
+    names = ["Intercept", "t", "post"]
+    columns = [np.ones_like(t), t, post]
+    if slope_change:
+        names.append("t_post")
+        columns.append((t - start) * post)
     for k in range(1, harmonics + 1):
         angle = 2 * np.pi * k * t / season_length
-        frame[f"sin{k}"] = np.sin(angle)
-        frame[f"cos{k}"] = np.cos(angle)
-    return frame
+        names += [f"sin{k}", f"cos{k}"]
+        columns += [np.sin(angle), np.cos(angle)]
+    # Column-major, as patsy hands the matrix to statsmodels: LAPACK then rounds alike.
+    return tuple(names), np.asfortranarray(np.column_stack(columns))
+
+
+def design_frame(
+    numbers: Sequence[int],
+    start: int,
+    *,
+    harmonics: int = 0,
+    season_length: int = 12,
+) -> pd.DataFrame:
+    """Columns t, post, t_post (and sin/cos pairs) of `design_matrix`, as a data frame.
+
+    For a formula fit (`fit_segmented`, tests, benchmarks); the engine uses the matrix.
+    """
+    names, x = design_matrix(numbers, start, harmonics=harmonics, season_length=season_length)
+    return pd.DataFrame(x[:, 1:], columns=list(names[1:]))
 
 
 def formula(harmonics: int, slope_change: bool) -> str:
@@ -192,14 +218,15 @@ def interrupted_time_series(
 
     `observations` are `(period, value)` or, for counts, `(period, events, exposure)`;
     periods are integers or period start dates, `start` the pilot's first day (or
-    period number). Values: OLS `y ~ t + post + t_post` fitted with
-    `cov_type="HAC"`, Bartlett kernel, `maxlags = newey_west_lags(n)`, small-sample
-    correction, t reference distribution; estimate = level change. Counts: Poisson
-    GLM with offset log(exposure) and the same HAC errors; estimate = rate ratio of
-    the level change, `se` on the log scale. `details` carries pre_slope,
-    level_change, slope_change and post_slope (pre_slope + slope_change, its SE from
-    the contrast), each with `_se`, `_ci_low`, `_ci_high`, `_p_value`, and the
-    Durbin-Watson statistic and Breusch-Godfrey p-value of the residuals.
+    period number). Values: OLS `y ~ t + post + t_post` with HAC errors (Bartlett
+    kernel, `maxlags = newey_west_lags(n)`, small-sample correction, t reference
+    distribution), as statsmodels' `fit(cov_type="HAC", use_t=True)`; estimate =
+    level change. Counts: Poisson GLM with offset log(exposure) and the same HAC
+    errors; estimate = rate ratio of the level change, `se` on the log scale.
+    `details` carries pre_slope, level_change, slope_change and post_slope
+    (pre_slope + slope_change, its SE from the contrast), each with `_se`, `_ci_low`,
+    `_ci_high`, `_p_value`, and the Durbin-Watson statistic and Breusch-Godfrey
+    p-value of the residuals.
 
     Sources: Wagner AK et al. (2002) J Clin Pharm Ther 27:299-309; Lopez Bernal J,
     Cummins S, Gasparrini A (2017) Int J Epidemiol 46:348-355; Newey & West (1987,
@@ -217,9 +244,9 @@ def interrupted_time_series(
         return _insufficient(method, len(rows), 0, 0, warnings, {})
 
     grid = period_grid([row[0] for row in rows], start)
-    numbers = np.asarray(grid.numbers, dtype=int)
+    numbers = np.asarray(grid.numbers, dtype=float)
     n = len(rows)
-    n_post = int(np.sum(numbers >= grid.start))
+    n_post = int(np.count_nonzero(numbers >= grid.start))
     n_pre = n - n_post
     details: dict[str, Any] = {"model": method, "n_pre": n_pre, "n_post": n_post}
     if len(set(grid.numbers)) < n:
@@ -248,15 +275,23 @@ def interrupted_time_series(
         )
         return _insufficient(method, n, n_pre, n_post, warnings, details)
 
-    frame = design_frame(grid.numbers, grid.start, harmonics=harmonics, season_length=season_length)
-    frame["y"] = [float(row[1]) for row in rows]
-    if counts:
-        frame["exposure"] = [float(row[2]) for row in rows]
-    frame = frame.sort_values("t").reset_index(drop=True)
+    # The periods are distinct here, so sorting by period is one well-defined order.
+    order = np.argsort(numbers)
+    names, x = design_matrix(
+        numbers[order],
+        grid.start,
+        slope_change=slope_change,
+        harmonics=harmonics,
+        season_length=season_length,
+    )
+    y = np.array([float(row[1]) for row in rows])[order]
     lags = newey_west_lags(n)
-    fit = fit_segmented(frame, lags, slope_change=slope_change, harmonics=harmonics, counts=counts)
-    resid = np.asarray(fit.resid_pearson if counts else fit.resid, dtype=float)
-    if np.std(resid) <= 1e-9 * max(1.0, float(np.std(frame["y"]))):
+    if counts:
+        exposure = np.array([float(row[2]) for row in rows])[order]
+        fit = fit_poisson_hac(names, x, y, np.log(exposure), lags)
+    else:
+        fit = fit_ols_hac(names, x, y, lags)
+    if np.std(fit.resid) <= 1e-9 * max(1.0, float(np.std(y))):
         # A series the lines fit exactly leaves no noise to measure uncertainty by.
         warnings.append(DataWarning(ZERO_VARIANCE, {}))
         return _insufficient(method, n, n_pre, n_post, warnings, details)
@@ -265,7 +300,7 @@ def interrupted_time_series(
     if details["level_change_p_value"] is None:
         warnings.append(DataWarning(ZERO_VARIANCE, {}))
         return _insufficient(method, n, n_pre, n_post, warnings, details)
-    details.update(autocorrelation(fit, lags, counts))
+    details.update(autocorrelation(fit, lags))
     details.update({"maxlags": lags, "harmonics": harmonics, "slope_change_fitted": slope_change})
     if counts:
         details["dispersion"] = float(fit.pearson_chi2 / fit.df_resid)
@@ -304,10 +339,145 @@ def _finite_row(row: Sequence[Any], counts: bool) -> bool:
     return all(v is not None and math.isfinite(float(v)) for v in needed)
 
 
+@dataclass(frozen=True)
+class SegmentedFit:
+    """A fitted segmented model: what the coefficient table and diagnostics read.
+
+    `cov` is the HAC covariance of `params`; `resid` the OLS residuals, or for counts
+    the Pearson residuals; `exog_pinv` the pseudo-inverse of `exog` (for the
+    Breusch-Godfrey auxiliary regression); `pearson_chi2` only for counts.
+    """
+
+    names: tuple[str, ...]
+    params: np.ndarray
+    cov: np.ndarray
+    df_resid: float
+    resid: np.ndarray
+    exog: np.ndarray
+    exog_pinv: np.ndarray
+    pearson_chi2: float | None = None
+
+
+def _pinv_and_rank(x: np.ndarray, rank_size: int) -> tuple[np.ndarray, int]:
+    """Moore-Penrose inverse and rank of x, as statsmodels' `pinv_extended` and rank.
+
+    Singular values under 1e-15 x the largest count as zero for the inverse; the rank
+    uses numpy's `matrix_rank` tolerance, largest x rank_size x eps (statsmodels takes
+    the rank of diag(s), rank_size = columns, for OLS and of x, rank_size = rows, for
+    GLM).
+    """
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    keep = s > 1e-15 * s[0]
+    inverse = np.divide(1.0, s, out=np.zeros_like(s), where=keep)
+    rank = int(np.count_nonzero(s > s[0] * rank_size * np.finfo(float).eps))
+    return vt.T @ (inverse[:, None] * u.T), rank
+
+
+def hac_covariance(influence: np.ndarray, lags: int) -> np.ndarray:
+    """Newey-West covariance from the influence rows g_i = bread s_i, times n/(n-k).
+
+    sum_l w_l sum_i (g_i g_{i-l}' + g_{i-l} g_i') with Bartlett weights
+    w_l = 1 - l/(lags+1) (w_0 = 1, counted once; Newey & West 1987): the sandwich
+    bread S bread' of statsmodels' `cov_hac_simple` (`use_correction=True`) summed
+    the other way round, so that a small variance is not the difference of large
+    products. For OLS g_i = e_i pinv(X)[:, i]; for a GLM g_i = H^-1 x_i (y_i - mu_i).
+    """
+    n, k = influence.shape
+    cov = influence.T @ influence
+    for lag in range(1, lags + 1):
+        gamma = influence[lag:].T @ influence[:-lag]
+        cov += (1 - lag / (lags + 1.0)) * (gamma + gamma.T)
+    return cov * (n / float(n - k))
+
+
+def fit_ols_hac(names: tuple[str, ...], x: np.ndarray, y: np.ndarray, lags: int) -> SegmentedFit:
+    """OLS with HAC errors, as `smf.ols(...).fit(cov_type="HAC", use_t=True)`.
+
+    Least squares by the pseudo-inverse (statsmodels' default "pinv"); the bread of
+    the sandwich is pinv(X) pinv(X)' = (X'X)^-1; residual df = n - rank(X).
+    """
+    pinv, rank = _pinv_and_rank(x, x.shape[1])
+    params = pinv @ y
+    resid = y - x @ params
+    # (X'X)^-1 x_i = pinv(X)[:, i], so the influence rows need no inverse of X'X.
+    cov = hac_covariance(pinv.T * resid[:, None], lags)
+    return SegmentedFit(names, params, cov, float(len(y) - rank), resid, x, pinv)
+
+
+def fit_poisson_hac(
+    names: tuple[str, ...],
+    x: np.ndarray,
+    y: np.ndarray,
+    offset: np.ndarray,
+    lags: int,
+    *,
+    max_iterations: int = 100,
+    tolerance: float = 1e-8,
+) -> SegmentedFit:
+    """Poisson GLM, log link, with offset and HAC errors, as statsmodels' GLM.
+
+    Iteratively reweighted least squares from statsmodels' start (mu = (y + mean y)/2,
+    offset ignored in the first working response) until the deviance changes by at
+    most `tolerance`, the stopping rule of `GLM.fit()`. After the first step each step
+    is written as the Newton step b + (X'WX)^-1 X'(y - mu), which for the canonical
+    link is the IRLS step. HAC as `cov_hac_simple` does for a GLM: score observations
+    x_i (y_i - mu_i), bread the inverse Hessian H^-1 = (X' diag(mu) X)^-1 (its sign
+    cancels in the sandwich), so influence rows H^-1 x_i (y_i - mu_i); residual df =
+    n - rank(X); Pearson residuals (y - mu)/sqrt(mu).
+    """
+    if not np.any(y):
+        # statsmodels stops here too (its starting deviance is nan): with no events at
+        # all the log-linear model has no finite estimate.
+        raise ValueError("no events in the series: the Poisson model has no estimate")
+    mu = (y + y.mean()) / 2.0
+    eta = np.log(np.maximum(mu, _EPS))
+    working = eta + (y - mu) / np.maximum(mu, _EPS) - offset
+    weighted = x * mu[:, None]
+    params = np.linalg.solve(weighted.T @ x, weighted.T @ working)
+    deviance = _poisson_deviance(y, mu)
+    for _ in range(max_iterations):
+        mu = np.exp(x @ params + offset)
+        previous, deviance = deviance, _poisson_deviance(y, mu)
+        if abs(deviance - previous) <= tolerance:
+            break
+        weighted = x * mu[:, None]
+        params = params + np.linalg.solve(weighted.T @ x, x.T @ (y - mu))
+    raw = y - mu
+    influence = np.linalg.solve((x * mu[:, None]).T @ x, x.T).T * raw[:, None]
+    cov = hac_covariance(influence, lags)
+    pearson = raw / np.sqrt(mu)
+    pinv, rank = _pinv_and_rank(x, x.shape[0])
+    return SegmentedFit(
+        names,
+        params,
+        cov,
+        float(len(y) - rank),
+        pearson,
+        x,
+        pinv,
+        float(np.sum(raw**2 / mu)),
+    )
+
+
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    """2 sum(y log(y/mu) - (y - mu)), y/mu clipped at eps as statsmodels does."""
+    return float(2 * np.sum(y * np.log(np.maximum(y / mu, _EPS)) - (y - mu)))
+
+
 def fit_segmented(
     frame: pd.DataFrame, lags: int, *, slope_change: bool, harmonics: int, counts: bool
 ):
-    """Fit the segmented model with HAC errors: the bare statsmodels call this module wraps."""
+    """Reference fit: the statsmodels formula call the fast fits above reproduce.
+
+    Not used by the engine (patsy and pandas cost ~10 ms a call); kept for tests and
+    benchmarks. `frame` has t, post, t_post (and harmonics), y and, for counts,
+    exposure.
+    """
+    # Imported here: statsmodels and patsy take about a second to import, and the
+    # engine never needs them.
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
     cov_kwds = {"maxlags": lags, "use_correction": True}
     spec = formula(harmonics, slope_change)
     if counts:
@@ -317,14 +487,13 @@ def fit_segmented(
     return smf.ols(spec, data=frame).fit(cov_type="HAC", cov_kwds=cov_kwds, use_t=True)
 
 
-def coefficient_table(fit, slope_change: bool, counts: bool) -> dict[str, Any]:
+def coefficient_table(fit: SegmentedFit, slope_change: bool, counts: bool) -> dict[str, Any]:
     """pre_slope, level_change, slope_change, post_slope with SE, 95 % CI and p-value.
 
     post_slope is the contrast pre_slope + slope_change; its SE comes from the HAC
     covariance of both, sqrt(c' V c); intervals use t with the residual df. For counts
     every figure is exponentiated (rate ratios) and the SE stays on the log scale.
     """
-    names = list(fit.params.index)
     contrasts = {
         "pre_slope": {"t": 1.0},
         "level_change": {"post": 1.0},
@@ -333,16 +502,15 @@ def coefficient_table(fit, slope_change: bool, counts: bool) -> dict[str, Any]:
         contrasts["slope_change"] = {"t_post": 1.0}
         contrasts["post_slope"] = {"t": 1.0, "t_post": 1.0}
     out: dict[str, Any] = {}
-    params = fit.params.to_numpy()
-    cov = np.asarray(fit.cov_params())
-    quantile = stats.t.ppf(0.975, fit.df_resid)
+    # stdtrit/stdtr are what scipy.stats.t.ppf/.sf evaluate, without their overhead.
+    quantile = float(special.stdtrit(fit.df_resid, 0.975))
     transform = math.exp if counts else float
     for name, weights in contrasts.items():
-        vector = np.array([weights.get(column, 0.0) for column in names])
-        estimate = float(vector @ params)
+        vector = np.array([weights.get(column, 0.0) for column in fit.names])
+        estimate = float(vector @ fit.params)
         # Rounding can leave a tiny negative variance for a contrast of a near-exact fit.
-        se = math.sqrt(max(float(vector @ cov @ vector), 0.0))
-        p_value = float(2 * stats.t.sf(abs(estimate) / se, fit.df_resid)) if se > 0 else None
+        se = math.sqrt(max(float(vector @ fit.cov @ vector), 0.0))
+        p_value = float(2 * special.stdtr(fit.df_resid, -abs(estimate) / se)) if se > 0 else None
         out[name] = transform(estimate)
         out[f"{name}_se"] = se
         out[f"{name}_ci_low"] = transform(estimate - quantile * se)
@@ -357,18 +525,29 @@ def coefficient_table(fit, slope_change: bool, counts: bool) -> dict[str, Any]:
     return out
 
 
-def autocorrelation(fit, lags: int, counts: bool) -> dict[str, float]:
+def autocorrelation(fit: SegmentedFit, lags: int) -> dict[str, float]:
     """Durbin-Watson statistic and Breusch-Godfrey LM p-value of the residuals.
 
-    For counts the Pearson residuals stand in for the OLS residuals (an approximation:
-    the auxiliary regression is unweighted).
+    As statsmodels' `durbin_watson(resid)` and `acorr_breusch_godfrey` applied to the
+    OLS of the residuals on the design (Breusch 1978; Godfrey 1978): that auxiliary
+    fit's residuals u are regressed on the design and u lagged 1..lags (zeros before
+    the first period); LM = n x centred R^2, chi-squared with `lags` df. For counts
+    the Pearson residuals stand in for the OLS residuals (an approximation: the
+    auxiliary regression is unweighted).
     """
-    resid = np.asarray(fit.resid_pearson if counts else fit.resid, dtype=float)
-    exog = np.asarray(fit.model.exog, dtype=float)
-    auxiliary = sm.OLS(resid, exog).fit()
-    _, lm_p, _, _ = acorr_breusch_godfrey(auxiliary, nlags=lags, result_object=False)
+    resid = fit.resid
+    n = len(resid)
+    auxiliary = resid - fit.exog @ (fit.exog_pinv @ resid)
+    lagged = np.zeros((n, lags))
+    for lag in range(1, lags + 1):
+        lagged[lag:, lag - 1] = auxiliary[:-lag]
+    regressors = np.hstack([fit.exog, lagged])
+    coefficients = np.linalg.lstsq(regressors, auxiliary, rcond=None)[0]
+    ssr = float(np.sum((auxiliary - regressors @ coefficients) ** 2))
+    centred = auxiliary - auxiliary.mean()
+    lm = n * (1 - ssr / float(centred @ centred))
     return {
-        "durbin_watson": float(durbin_watson(resid)),
-        "breusch_godfrey_p": float(lm_p),
+        "durbin_watson": float(np.sum(np.diff(resid) ** 2) / np.sum(resid**2)),
+        "breusch_godfrey_p": float(special.chdtrc(lags, lm)),
         "breusch_godfrey_lags": lags,
     }

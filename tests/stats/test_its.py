@@ -1,6 +1,9 @@
 """Interrupted time series (design `pre_post`): published example, HAC by hand, properties."""
 
 import datetime as dt
+import math
+import warnings
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -9,9 +12,17 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import stats
+from statsmodels.stats.diagnostic import acorr_breusch_godfrey
+from statsmodels.stats.stattools import durbin_watson
 
 from pilots.stats.its import (
+    COEFFICIENTS,
+    autocorrelation,
     design_frame,
+    design_matrix,
+    fit_ols_hac,
+    fit_poisson_hac,
     interrupted_time_series,
     newey_west_lags,
     period_grid,
@@ -258,6 +269,338 @@ def test_agrees_with_a_direct_statsmodels_call(values):
     fit = smf.ols("y ~ t + post + t_post", data=frame).fit(
         cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True
     )
+    # Only the level change's variance is read: fit.bse takes the square root of every
+    # diagonal entry, and with a constant pre-period the pre-slope's is rounding noise,
+    # negative as often as not (then numpy warns, and warnings are errors here).
+    se = np.sqrt(fit.cov_params().loc["post", "post"])
     assert result.estimate == pytest.approx(fit.params["post"], abs=1e-8)
-    assert result.se == pytest.approx(fit.bse["post"], abs=1e-8)
-    assert result.p_value == pytest.approx(fit.pvalues["post"], abs=1e-8)
+    assert result.se == pytest.approx(se, abs=1e-8)
+    p_value = 2 * stats.t.sf(abs(fit.params["post"]) / se, fit.df_resid)
+    assert result.p_value == pytest.approx(p_value, abs=1e-8)
+
+
+# The engine fits in numpy; statsmodels' formula fit (the engine's implementation until
+# this rewrite) is the reference these properties hold it to, to 1e-8 of each quantity
+# (or of its standard error where a coefficient is near zero).
+RTOL = 1e-8
+# statsmodels forms the sandwich as bread x S x bread, and the small entries of the
+# product (a pre-slope variance 1e-8 of the level change's, with three points before
+# the start) carry rounding of up to ~1e-10 of the largest entry: up to 1e-3 of their
+# own size, against exact rational arithmetic. The fast fit sums influence rows and
+# holds them to 1e-10 (test_fast_ols_covariance_is_exact). Covariance entries are
+# therefore compared with statsmodels to RTOL plus this share of the largest entry.
+COV_FLOOR = 1e-9
+# Sparse counts (mostly zeros, or a lone spike) make the Poisson HAC covariance
+# ill-conditioned: there statsmodels stands up to ~1e-7 from a 60-digit computation
+# (mpmath; the fast fit ~1e-10), so the Poisson fit test allows 1e-6.
+SPARSE_RTOL = 1e-6
+
+
+def reference_frame(t, start, y, harmonics, exposure=None):
+    """The regressors built afresh (not with design_frame), as the formulas name them."""
+    t = np.asarray(t, dtype=float)
+    post = (t >= start).astype(float)
+    frame = pd.DataFrame({"t": t, "post": post, "t_post": (t - start) * post, "y": y})
+    for k in range(1, harmonics + 1):
+        frame[f"sin{k}"] = np.sin(2 * np.pi * k * t / 12)
+        frame[f"cos{k}"] = np.cos(2 * np.pi * k * t / 12)
+    if exposure is not None:
+        frame["exposure"] = exposure
+    return frame
+
+
+def reference_fit(frame, lags, slope_change, harmonics, counts, **fit_options):
+    terms = ["t", "post"] + (["t_post"] if slope_change else [])
+    terms += [f"{f}{k}" for k in range(1, harmonics + 1) for f in ("sin", "cos")]
+    spec = "y ~ " + " + ".join(terms)
+    hac = {"cov_type": "HAC", "cov_kwds": {"maxlags": lags, "use_correction": True}}
+    if counts:
+        model = smf.glm(
+            spec, data=frame, family=sm.families.Poisson(), offset=np.log(frame["exposure"])
+        )
+        return model.fit(**hac, use_t=True, **fit_options)
+    return smf.ols(spec, data=frame).fit(**hac, use_t=True)
+
+
+def reference_autocorrelation(resid, exog, lags):
+    auxiliary = sm.OLS(resid, exog).fit()
+    _, lm_p, _, _ = acorr_breusch_godfrey(auxiliary, nlags=lags, result_object=False)
+    return durbin_watson(resid), lm_p
+
+
+def assert_close(actual, expected, scale=0.0, floor=0.0, rtol=RTOL):
+    """|actual - expected| <= rtol (|expected| + scale) + floor, elementwise."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    gap = np.abs(actual - expected)
+    assert np.all(gap <= rtol * (np.abs(expected) + scale) + floor), (actual, expected)
+
+
+def assert_fit_matches(fit, reference, counts, tight=None, rtol=RTOL):
+    """The fast fit against statsmodels' `reference` fit.
+
+    `tight` is the same statsmodels fit iterated to tol=1e-14: where statsmodels' own
+    default and tight fits differ by more than rounding (sparse counts, a Hessian
+    conditioned 1e10 or worse), twice that difference is allowed on top.
+    """
+
+    def slack(name):
+        if tight is None:
+            return 0.0
+        return 2 * np.abs(np.asarray(getattr(reference, name)) - getattr(tight, name))
+
+    cov = reference.cov_params().to_numpy()
+    se = np.sqrt(np.abs(np.diag(cov)))
+    floor = COV_FLOOR * np.max(np.abs(cov))
+    cov_slack = 0.0 if tight is None else 2 * np.abs(cov - tight.cov_params().to_numpy())
+    assert fit.names == tuple(reference.params.index)
+    assert fit.df_resid == reference.df_resid
+    assert_close(fit.params, reference.params, se, slack("params"), rtol)
+    assert_close(fit.cov, cov, np.outer(se, se), floor + cov_slack, rtol)
+    if counts:
+        resid = reference.resid_pearson
+        assert_close(fit.resid, resid, np.std(resid), slack("resid_pearson"), rtol)
+        assert_close(fit.pearson_chi2, reference.pearson_chi2, 0.0, slack("pearson_chi2"), rtol)
+    else:
+        assert_close(fit.resid, reference.resid, scale=np.std(reference.resid), rtol=rtol)
+
+
+def draw_design(data, min_size=8, max_size=40, max_harmonics=2):
+    """Periods 0..n-1 with 3+ a side, a start, harmonics and the slope-change switch."""
+    n = data.draw(st.integers(min_size, max_size), label="n")
+    start = data.draw(st.integers(3, n - 3), label="start")
+    harmonics = data.draw(st.integers(0, max_harmonics), label="harmonics")
+    slope_change = data.draw(st.booleans(), label="slope_change")
+    assume(n >= 2 + int(slope_change) + 2 * harmonics + 1 + 4)
+    return n, start, harmonics, slope_change
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fast_ols_fit_matches_statsmodels_formula_fit(data):
+    """fit_ols_hac against smf.ols(...).fit(cov_type="HAC", use_correction, use_t).
+
+    Reference: statsmodels 0.15 (`RegressionResults.get_robustcov_results`,
+    `sandwich_covariance.cov_hac_simple`, `stats.diagnostic.acorr_breusch_godfrey`,
+    `stats.stattools.durbin_watson`): params, HAC covariance, residual df, residuals,
+    Durbin-Watson and the Breusch-Godfrey p-value.
+    """
+    n, start, harmonics, slope_change = draw_design(data)
+    y = data.draw(
+        st.lists(
+            st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False),
+            min_size=n,
+            max_size=n,
+        ),
+        label="y",
+    )
+    names, x = design_matrix(np.arange(n), start, slope_change=slope_change, harmonics=harmonics)
+    lags = newey_west_lags(n)
+    fit = fit_ols_hac(names, x, np.asarray(y), lags)
+    # The engine refuses a series the lines fit exactly (zero_variance) before this.
+    assume(np.std(fit.resid) > 1e-9 * max(1.0, np.std(y)))
+    frame = reference_frame(range(n), start, y, harmonics)
+    reference = reference_fit(frame, lags, slope_change, harmonics, counts=False)
+    assert_fit_matches(fit, reference, counts=False)
+    statistics = autocorrelation(fit, lags)
+    dw, bg_p = reference_autocorrelation(reference.resid, reference.model.exog, lags)
+    assert_close(statistics["durbin_watson"], dw)
+    assert_close(statistics["breusch_godfrey_p"], bg_p)
+
+
+def exact_ols_hac(x, y, lags):
+    """Newey-West covariance of the OLS fit in exact rational arithmetic (Fraction).
+
+    Same definition as the fit under test: bread (X'X)^-1, Bartlett weights
+    1 - l/(lags+1), factor n/(n-k); only the rounding is gone.
+    """
+    n, k = x.shape
+    rows = [[Fraction(v) for v in row] for row in x.tolist()]
+    values = [Fraction(v) for v in y.tolist()]
+    # Gauss-Jordan on (X'X | I).
+    table = [
+        [sum(row[a] * row[b] for row in rows) for b in range(k)]
+        + [Fraction(int(a == b)) for b in range(k)]
+        for a in range(k)
+    ]
+    for col in range(k):
+        pivot = next(r for r in range(col, k) if table[r][col] != 0)
+        table[col], table[pivot] = table[pivot], table[col]
+        table[col] = [v / table[col][col] for v in table[col]]
+        for r in range(k):
+            if r != col and table[r][col] != 0:
+                factor = table[r][col]
+                table[r] = [a - factor * b for a, b in zip(table[r], table[col], strict=True)]
+    bread = [row[k:] for row in table]
+    xty = [sum(row[a] * v for row, v in zip(rows, values, strict=True)) for a in range(k)]
+    beta = [sum(bread[a][b] * xty[b] for b in range(k)) for a in range(k)]
+    resid = [
+        v - sum(row[a] * beta[a] for a in range(k)) for row, v in zip(rows, values, strict=True)
+    ]
+    influence = [
+        [sum(bread[a][b] * row[b] for b in range(k)) * e for a in range(k)]
+        for row, e in zip(rows, resid, strict=True)
+    ]
+    cov = [[sum(g[a] * g[b] for g in influence) for b in range(k)] for a in range(k)]
+    for lag in range(1, lags + 1):
+        weight = 1 - Fraction(lag, lags + 1)
+        for a in range(k):
+            for b in range(k):
+                cov[a][b] += weight * sum(
+                    influence[i][a] * influence[i - lag][b]
+                    + influence[i - lag][a] * influence[i][b]
+                    for i in range(lag, n)
+                )
+    return np.array([[float(v * n / (n - k)) for v in row] for row in cov])
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_fast_ols_covariance_is_exact(data):
+    """The fast HAC covariance against exact rational arithmetic, to 1e-10.
+
+    Each entry within 1e-10 of sqrt(c_ii c_jj), including the small pre-slope
+    variances a lone spike after the start makes (where statsmodels' rounding reaches
+    1e-3 of them, see COV_FLOOR).
+    """
+    # No Fourier terms: their full-precision fractions make exact arithmetic slow, and
+    # they change nothing in the sums under test (the statsmodels comparisons have them).
+    n, start, harmonics, slope_change = draw_design(data, max_size=30, max_harmonics=0)
+    values = st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False)
+    y = np.array(data.draw(st.lists(values, min_size=n, max_size=n), label="y"))
+    y[-1] += data.draw(st.sampled_from([0.0, 500.0, 1e5]), label="spike")
+    names, x = design_matrix(np.arange(n), start, slope_change=slope_change, harmonics=harmonics)
+    lags = newey_west_lags(n)
+    fit = fit_ols_hac(names, x, y, lags)
+    assume(np.std(fit.resid) > 1e-9 * max(1.0, np.std(y)))
+    exact = exact_ols_hac(x, y, lags)
+    scale = np.sqrt(np.outer(np.diag(exact), np.diag(exact)))
+    # An exactly fitted side has true variance 0; the fast fit leaves rounding there.
+    floor = 1e-12 * np.max(np.abs(exact))
+    assert np.all(np.abs(fit.cov - exact) <= 1e-10 * scale + floor)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fast_poisson_fit_matches_statsmodels_formula_fit(data):
+    """fit_poisson_hac against smf.glm(Poisson, offset=log exposure).fit(cov_type="HAC").
+
+    Reference: statsmodels 0.15 GLM (IRLS, `score_obs` and `hessian` in the HAC
+    sandwich of `cov_hac_simple`, `pearson_chi2`, `resid_pearson`) and its
+    Breusch-Godfrey and Durbin-Watson functions on the Pearson residuals. Counts
+    include zeros and lone spikes, exposures vary over five orders of magnitude (rates
+    with offset): hence SPARSE_RTOL here; the engine test below holds counts that
+    scatter around a rate to RTOL.
+    """
+    n, start, harmonics, slope_change = draw_design(data)
+    y = data.draw(st.lists(st.integers(0, 5000), min_size=n, max_size=n), label="y")
+    exposure = data.draw(
+        st.lists(st.floats(10, 1e6), min_size=n, max_size=n) | st.just([1000.0] * n),
+        label="exposure",
+    )
+    # With no events on a side the level change has no finite estimate.
+    assume(sum(y[:start]) > 0 and sum(y[start:]) > 0)
+    frame = reference_frame(range(n), start, [float(v) for v in y], harmonics, exposure)
+    lags = newey_west_lags(n)
+    # Counts so sparse that the fit runs off towards a zero rate (statsmodels overflows,
+    # warns of a singular design or stops with a huge coefficient): nothing to match.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            reference = reference_fit(frame, lags, slope_change, harmonics, True)
+            tight = reference_fit(frame, lags, slope_change, harmonics, True, tol=1e-14)
+        except (ValueError, Warning):
+            reference = None
+    assume(reference is not None and reference.converged)
+    assume(np.all(np.abs(reference.params) < 20))
+    names, x = design_matrix(np.arange(n), start, slope_change=slope_change, harmonics=harmonics)
+    fit = fit_poisson_hac(names, x, np.asarray(y, dtype=float), np.log(exposure), lags)
+    assert_fit_matches(fit, reference, counts=True, tight=tight, rtol=SPARSE_RTOL)
+    statistics = autocorrelation(fit, lags)
+    exog = reference.model.exog
+    dw, bg_p = reference_autocorrelation(np.asarray(reference.resid_pearson), exog, lags)
+    tight_dw, tight_bg_p = reference_autocorrelation(np.asarray(tight.resid_pearson), exog, lags)
+    assert_close(statistics["durbin_watson"], dw, 0.0, 2 * abs(dw - tight_dw), SPARSE_RTOL)
+    bg_slack = 2 * abs(bg_p - tight_bg_p)
+    assert_close(statistics["breusch_godfrey_p"], bg_p, 0.0, bg_slack, SPARSE_RTOL)
+
+
+def reference_details(frame, lags, slope_change, harmonics, counts):
+    """The engine's figures as its statsmodels implementation computed them.
+
+    Per coefficient its estimate (log scale for counts) and variance; the largest
+    such variance; df_resid; and the residual diagnostics.
+    """
+    fit = reference_fit(frame, lags, slope_change, harmonics, counts)
+    contrasts = {"pre_slope": ["t"], "level_change": ["post"]}
+    if slope_change:
+        contrasts.update({"slope_change": ["t_post"], "post_slope": ["t", "t_post"]})
+    cov = fit.cov_params().to_numpy()
+    out = {"df_resid": fit.df_resid, "largest_variance": np.max(np.abs(cov))}
+    for name, columns in contrasts.items():
+        vector = np.array([float(column in columns) for column in fit.params.index])
+        out[name] = vector @ fit.params.to_numpy()
+        out[f"{name}_variance"] = vector @ cov @ vector
+    resid = np.asarray(fit.resid_pearson if counts else fit.resid)
+    out["durbin_watson"], out["breusch_godfrey_p"] = reference_autocorrelation(
+        resid, fit.model.exog, lags
+    )
+    if counts:
+        out["dispersion"] = fit.pearson_chi2 / fit.df_resid
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), counts=st.booleans())
+def test_engine_details_match_the_statsmodels_implementation(data, counts):
+    """Every number in `details`, end to end, against statsmodels' formula fits + scipy.stats.
+
+    Rows arrive shuffled (the engine sorts by period). Estimates and variances are
+    compared with the statsmodels fit (variances to RTOL plus COV_FLOOR of the
+    largest); intervals and p-values must then be what the previous implementation
+    made of them: estimate -/+ scipy.stats.t.ppf(0.975, df) x se (exponentiated for
+    counts) and 2 x scipy.stats.t.sf(|estimate| / se, df). Counts scatter around one
+    rate; the fit-level test above takes the sparse and extreme ones.
+    """
+    n, start, harmonics, slope_change = draw_design(data)
+    if counts:
+        rate = data.draw(st.integers(5, 5000), label="rate")
+        spread = data.draw(st.lists(st.floats(0.5, 2), min_size=n, max_size=n))
+        y = [max(1, round(rate * factor)) for factor in spread]
+        exposure = data.draw(st.lists(st.floats(1e3, 2e3), min_size=n, max_size=n))
+        rows = list(zip(range(n), y, exposure, strict=True))
+    else:
+        y = data.draw(st.lists(st.floats(-1e3, 1e3), min_size=n, max_size=n), label="y")
+        exposure = None
+        rows = list(zip(range(n), y, strict=True))
+    shuffled = data.draw(st.permutations(rows), label="order")
+    result = interrupted_time_series(
+        shuffled, start, slope_change=slope_change, harmonics=harmonics
+    )
+    assume(result.sufficient)
+    frame = reference_frame(range(n), start, [float(v) for v in y], harmonics, exposure)
+    lags = newey_west_lags(n)
+    expected = reference_details(frame, lags, slope_change, harmonics, counts)
+    # A side fitted exactly (three equal values) leaves its coefficients an estimate
+    # and a variance of rounding noise, and a p-value of noise, in either
+    # implementation; the fit-level tests compare such entries.
+    variances = [v for k, v in expected.items() if k.endswith("_variance")]
+    assume(min(variances) > COV_FLOOR * expected["largest_variance"])
+    df = expected["df_resid"]
+    quantile = stats.t.ppf(0.975, df)
+    to_scale, from_scale = (math.log, math.exp) if counts else (float, float)
+    d = result.details
+    for name in COEFFICIENTS[:2] + (COEFFICIENTS[2:] if slope_change else ()):
+        variance = expected[f"{name}_variance"]
+        assert_close(d[f"{name}_se"] ** 2, variance, floor=COV_FLOOR * expected["largest_variance"])
+        estimate, se = to_scale(d[name]), d[f"{name}_se"]
+        assert_close(estimate, expected[name], scale=math.sqrt(max(variance, 0.0)))
+        assert d[f"{name}_ci_low"] == pytest.approx(from_scale(estimate - quantile * se), rel=1e-12)
+        assert d[f"{name}_ci_high"] == pytest.approx(
+            from_scale(estimate + quantile * se), rel=1e-12
+        )
+        p_value = 2 * stats.t.sf(abs(estimate) / se, df)
+        assert d[f"{name}_p_value"] == pytest.approx(p_value, rel=1e-12)
+    for key in ("durbin_watson", "breusch_godfrey_p") + (("dispersion",) if counts else ()):
+        assert_close(d[key], expected[key])
+    assert d["maxlags"] == lags and d["scale"] == ("rate_ratio" if counts else "difference")
+    assert result.estimate == d["level_change"] and result.se == d["level_change_se"]
