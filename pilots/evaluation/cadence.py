@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import calendar
 import re
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from pilots.db import connect
-from pilots.evaluation.service import Reading, evaluate_pilot, read_pilot
+from pilots.evaluation.service import evaluate_pilot
 
 DUE_STATUSES = ("approved", "running")
 _NUMBER = r"(\d+)\.?"
@@ -154,63 +151,6 @@ class _Batches:
         self.started = None
 
 
-# Pilots read ahead of the one being evaluated, by this many threads.
-READ_AHEAD = 8
-READERS = 1
-
-
-class _ReadAhead:
-    """Reads the next pilots' plans and inputs in threads, each on its own connection.
-
-    sqlite3 lets go of the GIL while SQLite works, so the reading (about half of a
-    scheduled look) runs on the other core while this thread computes and stores.
-    Each pilot is read in a read transaction of its own: one consistent snapshot.
-    A file-less database (":memory:") is read in line instead.
-    """
-
-    def __init__(self, db, ids: list[int], as_of: date):
-        self.db, self.ids, self.as_of = db, ids, as_of
-        path = db.conn.execute("PRAGMA database_list").fetchone()[2]
-        self.path = path or None
-        self.pool = ThreadPoolExecutor(READERS, thread_name_prefix="read-ahead") if path else None
-        self.local = threading.local()
-        self.opened: list = []  # each reader's connection, closed at the end
-        self.futures: dict[int, Future] = {}
-        self.next = 0
-
-    def _read(self, pilot_id: int) -> Reading:
-        db = getattr(self.local, "db", None)
-        if db is None:
-            db = self.local.db = connect(self.path)
-            self.opened.append(db)
-        db.conn.execute("BEGIN")
-        try:
-            return read_pilot(db, pilot_id, self.as_of)
-        finally:
-            db.conn.execute("COMMIT")
-
-    def reading(self, pilot_id: int) -> Reading:
-        """The pilot's reading (raises what reading it raised); pilots in `ids` order."""
-        if self.pool is None:
-            return read_pilot(self.db, pilot_id, self.as_of)
-        while self.next < len(self.ids) and len(self.futures) < READ_AHEAD:
-            upcoming = self.ids[self.next]
-            self.futures[upcoming] = self.pool.submit(self._read, upcoming)
-            self.next += 1
-        return self.futures.pop(pilot_id).result()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            for future in self.futures.values():
-                future.cancel()
-            self.pool.shutdown()
-            for db in self.opened:
-                db.close()
-
-
 def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> dict:
     """Take a scheduled look at every due pilot, as of today's UTC date.
 
@@ -225,12 +165,10 @@ def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> 
     failed: dict[int, str] = {}
     notes: set[str] = set()
     batches = _Batches(db, batch_seconds)
-    due = due_pilots(db, today)
-    with _ReadAhead(db, [pilot["id"] for pilot in due], today) as ahead:
-        try:
-            _look_at_each(db, due, today, now, ahead, batches, evaluated, failed, notes)
-        finally:
-            batches.commit()
+    try:
+        _look_at_each(db, due_pilots(db, today), today, now, batches, evaluated, failed, notes)
+    finally:
+        batches.commit()
     stored = sum(evaluated.values())
     summary = {
         "as_of": today.isoformat(),
@@ -247,22 +185,14 @@ def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> 
     return summary
 
 
-def _look_at_each(db, due, today, now, ahead, batches, evaluated, failed, notes) -> None:
+def _look_at_each(db, due, today, now, batches, evaluated, failed, notes) -> None:
     """The scheduled look at each due pilot; `evaluated` maps pilot id -> rows stored."""
     for pilot in due:
         if pilot["note"]:
             notes.add(f"pilot {pilot['id']}: {pilot['note']}")
         batches.open()
         try:
-            look = evaluate_pilot(
-                db,
-                pilot["id"],
-                today,
-                scheduled=True,
-                now=now,
-                read_back=False,
-                reading=ahead.reading(pilot["id"]),
-            )
+            look = evaluate_pilot(db, pilot["id"], today, scheduled=True, now=now, read_back=False)
         except Exception as error:  # one pilot's bad data must not stop the others
             failed[pilot["id"]] = f"{type(error).__name__}: {error}"[:200]
             continue

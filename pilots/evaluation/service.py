@@ -29,7 +29,7 @@ import json
 import math
 from dataclasses import asdict
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from pilots.db import to_utc_text
 from pilots.domain import audit
@@ -88,11 +88,12 @@ _UPSERT = f"""
     INSERT INTO evaluation ({", ".join(_STORED)}) VALUES ({", ".join("?" * len(_STORED))})
     ON CONFLICT (pilot_id, metric_id, as_of) DO UPDATE SET {_UPDATE} {_CHANGED_ONLY}
 """  # noqa: S608 - column names are constants
-# Copy a result computed earlier from the same inputs to a new as-of date.
-_COPIED = ", ".join("? AS as_of" if c == "as_of" else c for c in _STORED[:-1])
+# Copy results computed earlier from the same inputs to a new as-of date, in one go.
+_COPIED = ", ".join(":as_of AS as_of" if c == "as_of" else c for c in _STORED[:-1])
 _COPY = f"""
     INSERT INTO evaluation ({", ".join(_STORED)})
-    SELECT {_COPIED}, ? FROM evaluation WHERE id = ?
+    SELECT {_COPIED}, :computed_at FROM evaluation
+    WHERE id IN (SELECT value FROM json_each(:ids))
     ON CONFLICT (pilot_id, metric_id, as_of) DO UPDATE SET {_UPDATE} {_CHANGED_ONLY}
 """  # noqa: S608 - column names are constants
 
@@ -146,19 +147,6 @@ def cutoff_for(plan: FrozenPlan, as_of: date) -> date:
     return min(as_of, plan.end_date) if plan.end_date else as_of
 
 
-class Reading(NamedTuple):
-    """A pilot's plan and its metrics' inputs, as read for one as-of date."""
-
-    plan: FrozenPlan
-    inputs: dict[int, inputs.MetricInputs]
-
-
-def read_pilot(db, pilot_id: int, as_of: date) -> Reading:
-    """The pilot's plan and inputs as of `as_of` (nothing written)."""
-    plan = load_plan(db, pilot_id)
-    return Reading(plan, inputs.read_inputs(db, plan, cutoff_for(plan, as_of)))
-
-
 def evaluate_pilot(
     db,
     pilot_id: int,
@@ -169,7 +157,6 @@ def evaluate_pilot(
     actor_role: str | None = None,
     now: datetime | None = None,
     read_back: bool = True,
-    reading: Reading | None = None,
 ) -> dict:
     """Evaluate the pilot as of `as_of` (default: today in UTC) and store the results.
 
@@ -177,13 +164,12 @@ def evaluate_pilot(
     rows written (0 when the same inputs were already stored) and `computed`, whether
     the engine ran (False when the results were copied from identical inputs); with
     `read_back=False` only those and the key. One audit event `pilot.evaluate` is
-    written when anything was stored. `reading` is the pilot's plan and inputs as of
-    that date when they were read already (`read_pilot`, as the scheduled job does
-    ahead of time on another connection).
+    written when anything was stored.
     """
     now = now or datetime.now(UTC)
     as_of = as_of or now.astimezone(UTC).date()
-    plan, read = reading or read_pilot(db, pilot_id, as_of)
+    plan = load_plan(db, pilot_id)
+    read = inputs.read_inputs(db, plan, cutoff_for(plan, as_of))
     existing = {
         metric_id: (input_hash, was_scheduled)
         for metric_id, input_hash, was_scheduled in db.conn.execute(
@@ -281,9 +267,9 @@ def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_ha
         if records is not None:
             changed = conn.executemany(_UPSERT, records).rowcount
         else:
-            changed = conn.executemany(
-                _COPY,
-                [(as_of.isoformat(), to_utc_text(now), copies[i]) for i in metric_ids],
+            ids = json.dumps([copies[i] for i in metric_ids])
+            changed = conn.execute(
+                _COPY, {"as_of": as_of.isoformat(), "computed_at": to_utc_text(now), "ids": ids}
             ).rowcount
         # A metric no longer in the plan (a preview's draft changed) leaves no row behind.
         marks = ",".join("?" * len(metric_ids)) or "NULL"
