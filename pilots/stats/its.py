@@ -48,6 +48,8 @@ TOO_FEW_POINTS = "too_few_points"
 AUTOCORRELATION = "autocorrelation"
 INVALID_COUNTS = "invalid_counts"
 NON_FINITE_VALUES = "non_finite_values"
+# The name two_group uses for an arm without events (one label on the pages).
+NO_EVENTS_IN_ARM = "no_events_in_arm"
 ZERO_VARIANCE = "zero_variance"
 
 COEFFICIENTS = ("pre_slope", "level_change", "slope_change", "post_slope")
@@ -274,6 +276,14 @@ def interrupted_time_series(
             )
         )
         return _insufficient(method, n, n_pre, n_post, warnings, details)
+    if counts:
+        after = numbers >= grid.start
+        for side, mask in (("before", ~after), ("after", after)):
+            if not any(float(row[1]) > 0 for row, keep in zip(rows, mask, strict=True) if keep):
+                # No events on one side: the log rate there is minus infinity, and no
+                # level change (a rate ratio of 0 or infinity) can be estimated.
+                warnings.append(DataWarning(NO_EVENTS_IN_ARM, {"arm": side}))
+                return _insufficient(method, n, n_pre, n_post, warnings, details)
 
     # The periods are distinct here, so sorting by period is one well-defined order.
     order = np.argsort(numbers)

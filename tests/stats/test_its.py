@@ -604,3 +604,19 @@ def test_engine_details_match_the_statsmodels_implementation(data, counts):
         assert_close(d[key], expected[key])
     assert d["maxlags"] == lags and d["scale"] == ("rate_ratio" if counts else "difference")
     assert result.estimate == d["level_change"] and result.se == d["level_change_se"]
+
+
+@pytest.mark.parametrize(
+    ("events", "side"),
+    [
+        ([3, 4, 2, 5, 3, 4, 0, 0, 0, 0, 0, 0], "after"),
+        ([0, 0, 0, 0, 0, 0, 3, 4, 2, 5, 3, 4], "before"),
+        ([0] * 12, "before"),
+    ],
+)
+def test_counts_without_events_on_one_side_are_insufficient(events, side):
+    """A log rate of minus infinity has no level change: say so instead of failing."""
+    result = interrupted_time_series([(k, e, 100.0) for k, e in enumerate(events)], 6)
+    assert not result.sufficient and result.estimate is None
+    [warning] = [w for w in result.warnings if w.code == "no_events_in_arm"]
+    assert warning.params == {"arm": side}
