@@ -635,6 +635,45 @@ def leader_portfolio(db):
             )
 
 
+@migrations(name="0630_data_revisions")
+def data_revisions(db):
+    # A pilot's data revision counts every insert, update and delete of its observations,
+    # whoever makes it (triggers, like change_count). A scheduled look remembers what its
+    # reading of the data found (`data_read`: the revision, the cut-off and each metric's
+    # data hash); the next look at the same revision, with no observation between the two
+    # cut-offs, knows the data hashes without reading the rows again (pilots.evaluation).
+    db.execute(
+        """
+        CREATE TABLE observation_revision (
+            pilot_id INTEGER PRIMARY KEY REFERENCES pilot(id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """INSERT INTO observation_revision (pilot_id, revision)
+           SELECT pilot_id, count(*) FROM observation GROUP BY pilot_id"""
+    )
+    for event, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
+        db.execute(
+            f"""CREATE TRIGGER observation_{event}_revised AFTER {event.upper()} ON observation
+                BEGIN
+                    INSERT INTO observation_revision (pilot_id, revision)
+                    VALUES ({row}.pilot_id, 1)
+                    ON CONFLICT (pilot_id) DO UPDATE SET revision = revision + 1;
+                END"""  # noqa: S608 - constant names
+        )
+    db.execute(
+        """
+        CREATE TABLE data_read (
+            pilot_id INTEGER PRIMARY KEY REFERENCES pilot(id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL,
+            cutoff TEXT NOT NULL,
+            reading TEXT NOT NULL,
+            hashes TEXT NOT NULL
+        )"""
+    )
+
+
 def apply(db) -> list[str]:
     """Apply pending migrations; return the names applied."""
     pending = [m.name for m in migrations.pending(db)]

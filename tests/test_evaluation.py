@@ -20,6 +20,7 @@ from pilots.db import connect
 from pilots.domain import DomainError, tokens
 from pilots.domain import organisation as org
 from pilots.domain import pilots as pilot_domain
+from pilots.domain.observations import import_records
 from pilots.evaluation import (
     PREVIEW_LABEL,
     evaluate_pilot,
@@ -32,6 +33,7 @@ from pilots.evaluation import (
 from pilots.evaluation.cadence import add_months, custom_interval, due_pilots, next_look
 from pilots.evaluation.inputs import from_rows, read_inputs
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
+from pilots.evaluation.service import cutoff_for
 from pilots.stats.did import difference_in_differences
 from pilots.stats.its import interrupted_time_series
 from pilots.stats.judgement import evaluate_two_group, judge
@@ -234,6 +236,111 @@ def test_unchanged_data_on_a_later_day_is_copied_not_recomputed(db, monkeypatch)
         "2026-11-26",
     ]
     assert latest_evaluation(db, pilot_id)["as_of"] == "2026-11-27"
+
+
+def _reading_rows(db) -> list[str]:
+    """From now on, the statements that sum the observation rows (an evaluation reading)."""
+    statements: list[str] = []
+    db.conn.set_trace_callback(
+        lambda sql: statements.append(sql) if "FROM observation" in sql and "sum(" in sql else None
+    )
+    return statements
+
+
+def _hashes_as_read(db, pilot_id, as_of):
+    """Each metric's data hash from a fresh reading of the rows: the ground truth."""
+    plan = load_plan(db, pilot_id)
+    read = read_inputs(db, plan, cutoff_for(plan, as_of))
+    return {metric_id: inputs.data_hash for metric_id, inputs in read.items()}
+
+
+def _stored_hashes(db, pilot_id, as_of):
+    return {
+        row["metric_id"]: row["data_hash"]
+        for row in db.query(
+            "SELECT metric_id, data_hash FROM evaluation WHERE pilot_id = ? AND as_of = ?",
+            [pilot_id, as_of.isoformat()],
+        )
+    }
+
+
+def test_a_later_look_without_new_data_does_not_read_the_rows_again(db):
+    pilot_id = add_observations(db, [NAV])[NAV]
+    first = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    reading = _reading_rows(db)
+    try:
+        later = evaluate_pilot(db, pilot_id, date(2026, 12, 26), now=NOW)
+    finally:
+        db.conn.set_trace_callback(None)
+    assert reading == [] and not later["computed"]
+    assert later["results"] == first["results"]
+    assert _stored_hashes(db, pilot_id, date(2026, 12, 26)) == _hashes_as_read(
+        db, pilot_id, date(2026, 12, 26)
+    )
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "UPDATE observation SET value = value + 1 WHERE id = (SELECT min(id) FROM observation"
+        " WHERE pilot_id = :pilot)",
+        "DELETE FROM observation WHERE id = (SELECT max(id) FROM observation"
+        " WHERE pilot_id = :pilot)",
+        "INSERT INTO observation (pilot_id, metric_id, period, arm, unit, value, n, created_at,"
+        " updated_at) SELECT pilot_id, metric_id, period, arm, 'new-office', value, n,"
+        " created_at, updated_at FROM observation WHERE pilot_id = :pilot LIMIT 1",
+    ],
+    ids=["update", "delete", "insert"],
+)
+def test_any_write_to_the_rows_makes_the_next_look_read_them(db, write):
+    pilot_id = add_observations(db, [NAV])[NAV]
+    first = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    with db.atomic():  # written by hand, past the domain: the database itself counts it
+        db.execute(write, {"pilot": pilot_id})
+    reading = _reading_rows(db)
+    try:
+        later = evaluate_pilot(db, pilot_id, date(2026, 12, 26), now=NOW)
+    finally:
+        db.conn.set_trace_callback(None)
+    assert reading and later["computed"]
+    assert later["results"] != first["results"]
+    assert _stored_hashes(db, pilot_id, date(2026, 12, 26)) == _hashes_as_read(
+        db, pilot_id, date(2026, 12, 26)
+    )
+
+
+def test_rows_stored_ahead_are_read_once_the_cut_off_passes_them(db):
+    pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
+    early, late = date(2026, 9, 15), date(2026, 10, 15)  # the rows run to 1 October
+    evaluate_pilot(db, pilot_id, early, now=NOW)
+    evaluate_pilot(db, pilot_id, late, now=NOW)
+    assert _stored_hashes(db, pilot_id, late) == _hashes_as_read(db, pilot_id, late)
+    assert _stored_hashes(db, pilot_id, late) != _stored_hashes(db, pilot_id, early)
+    # and back: a look at the earlier date again finds the earlier inputs
+    evaluate_pilot(db, pilot_id, date(2026, 9, 16), now=NOW)
+    assert _stored_hashes(db, pilot_id, date(2026, 9, 16)) == _stored_hashes(db, pilot_id, early)
+
+
+def test_the_data_revision_counts_every_write_and_the_import_counts_stay_true(db):
+    pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
+
+    def revision():
+        row = next(
+            db.query("SELECT revision FROM observation_revision WHERE pilot_id = ?", [pilot_id]),
+            None,
+        )
+        return row["revision"] if row else 0
+
+    before = revision()
+    changed = [dict(r, value=r["value"] + 1) for r in records_for(ADMISSION)[:3]]
+    result = import_records(db, pilot_id, changed, actor_id=None, source="api")
+    assert (result["inserted"], result["updated"]) == (0, 3) and revision() == before + 3
+    added = [dict(changed[0], period="2026-11-01")]
+    result = import_records(db, pilot_id, added, actor_id=None, source="api")
+    assert (result["inserted"], result["updated"]) == (1, 0) and revision() == before + 4
+    with db.atomic():
+        db.execute("DELETE FROM observation WHERE pilot_id = ?", [pilot_id])
+    assert revision() == before + 4 + len(records_for(ADMISSION)) + 1
 
 
 def test_a_crash_after_the_first_metric_stores_nothing_and_a_rerun_stores_each_once(

@@ -183,9 +183,11 @@ def import_observations(
                 _repeated(repeated, errors, previous)
                 previous = None
 
-        before = conn.total_changes
+        changed = 0
         try:
-            conn.executemany(_UPSERT, params())
+            # The statement's own row count: rows that triggers write (the pilot's data
+            # revision) are not observations.
+            changed = conn.executemany(_UPSERT, params()).rowcount
         except sqlite3.IntegrityError as exc:
             errors.add(
                 previous[6] if previous else None,
@@ -194,7 +196,6 @@ def import_observations(
                 "The row breaks a rule of the database: %(problem)s.",
                 problem=str(exc),
             )
-        changed = conn.total_changes - before
         for row in repeated:
             first = conn.execute(
                 """SELECT source_line FROM observation WHERE pilot_id = ? AND metric_id = ?

@@ -30,6 +30,7 @@ means the same inputs, hence the same result.
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -286,6 +287,80 @@ def _did_sums(db, plan: FrozenPlan, metric: MetricPlan, periods: list[str]) -> l
     return db.conn.execute(_DID_SUMS.format(grid=", ".join(marks)), args).fetchall()
 
 
+# ---- knowing the data hashes without reading ------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownData:
+    """The pilot's data revision now, and its metrics' data hashes when they are known
+    without reading: `hashes` (metric id -> hash) is None when the rows must be read."""
+
+    revision: int
+    hashes: dict[int, str] | None
+
+
+def _reading(plan: FrozenPlan) -> str:
+    """Besides the rows and the cut-off, what decides how a pilot's rows are read."""
+    metrics = ",".join(f"{m.metric_id}:{m.type}" for m in plan.metrics)
+    return f"{plan.design}|{plan.start_date.isoformat()}|{metrics}"
+
+
+def known_data(db, plan: FrozenPlan, cutoff: date) -> KnownData:
+    """The data hashes the last reading found, when they still hold.
+
+    They hold when no observation of the pilot was written since (the same revision),
+    the reading is the same (design, start, metrics and their types), and no
+    observation lies between that reading's cut-off and this one. The revision is read
+    first, so data written while a look reads can only make the next look read again.
+    """
+    conn = db.conn
+    found = conn.execute(
+        "SELECT revision FROM observation_revision WHERE pilot_id = ?", (plan.pilot_id,)
+    ).fetchone()
+    revision = found[0] if found else 0
+    last = conn.execute(
+        "SELECT revision, cutoff, reading, hashes FROM data_read WHERE pilot_id = ?",
+        (plan.pilot_id,),
+    ).fetchone()
+    if last is None or last[0] != revision or last[2] != _reading(plan):
+        return KnownData(revision, None)
+    low, high = sorted((last[1], cutoff.isoformat()))
+    if low != high and _rows_between(conn, plan, low, high):
+        return KnownData(revision, None)
+    return KnownData(revision, {int(k): v for k, v in json.loads(last[3]).items()})
+
+
+def _rows_between(conn, plan: FrozenPlan, low: str, high: str) -> bool:
+    """Whether the pilot has an observation of its metrics in (low, high]."""
+    metric_ids = [m.metric_id for m in plan.metrics]
+    marks = ",".join("?" * len(metric_ids)) or "NULL"
+    (found,) = conn.execute(
+        f"""SELECT EXISTS (SELECT 1 FROM observation WHERE pilot_id = ?
+            AND metric_id IN ({marks}) AND period > ? AND period <= ?)""",  # noqa: S608
+        (plan.pilot_id, *metric_ids, low, high),
+    ).fetchone()
+    return bool(found)
+
+
+def remember_reading(
+    db, plan: FrozenPlan, cutoff: date, known: KnownData, hashes: dict[int, str]
+) -> None:
+    """Keep what a reading of the rows found, for the next look (see `known_data`)."""
+    db.conn.execute(
+        """INSERT INTO data_read (pilot_id, revision, cutoff, reading, hashes)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (pilot_id) DO UPDATE SET revision = excluded.revision,
+               cutoff = excluded.cutoff, reading = excluded.reading, hashes = excluded.hashes""",
+        (
+            plan.pilot_id,
+            known.revision,
+            cutoff.isoformat(),
+            _reading(plan),
+            json.dumps({str(k): v for k, v in sorted(hashes.items())}),
+        ),
+    )
+
+
 # ---- the same from rows, in Python -------------------------------------------------
 
 
@@ -353,4 +428,13 @@ def _units_in_python(rows: list[Row]) -> list[tuple]:
     return sorted(out, key=lambda u: (u[0], u[1], u[6]))
 
 
-__all__ = ["MetricInputs", "Side", "first_period", "from_rows", "read_inputs"]
+__all__ = [
+    "KnownData",
+    "MetricInputs",
+    "Side",
+    "first_period",
+    "from_rows",
+    "known_data",
+    "read_inputs",
+    "remember_reading",
+]

@@ -19,7 +19,10 @@ judged with the sequential interval as well.
 Unchanged inputs are not recomputed: when an earlier evaluation of the pilot has the
 same `input_hash`, its results are copied to the new as-of date (the result depends
 on the inputs, not on the date), which keeps scheduled looks cheap when no new data
-arrived.
+arrived. Nor are unchanged rows read again: when no observation of the pilot was
+written since the last reading and none lies between its cut-off and this one, the data
+hashes it found still hold (`inputs.known_data`); the rows are read only when the
+engine must run.
 """
 
 from __future__ import annotations
@@ -169,7 +172,9 @@ def evaluate_pilot(
     now = now or datetime.now(UTC)
     as_of = as_of or now.astimezone(UTC).date()
     plan = load_plan(db, pilot_id)
-    read = inputs.read_inputs(db, plan, cutoff_for(plan, as_of))
+    cutoff = cutoff_for(plan, as_of)
+    known = inputs.known_data(db, plan, cutoff)
+    read = None if known.hashes is not None else inputs.read_inputs(db, plan, cutoff)
     existing = {
         metric_id: (input_hash, was_scheduled)
         for metric_id, input_hash, was_scheduled in db.conn.execute(
@@ -180,14 +185,14 @@ def evaluate_pilot(
     }
     scheduled = scheduled or any(was for _, was in existing.values())
     versions = methods.library_versions()
-    hashes = {m.slug: read[m.metric_id].data_hash for m in plan.metrics}
     settings = {m.slug: methods.settings(plan, m, scheduled) for m in plan.metrics}
+    hashes = _data_hashes(plan, known, read)
     input_hash = _input_hash(hashes, settings, versions)
     wanted = {m.metric_id for m in plan.metrics}
     unchanged = set(existing) == wanted and all(
         stored == input_hash for stored, _ in existing.values()
     )
-    computed, changed = False, 0
+    computed, changed, records, copies = False, 0, None, {}
     if not unchanged:
         copies = dict(
             db.conn.execute(
@@ -196,9 +201,12 @@ def evaluate_pilot(
                 (pilot_id, input_hash),
             )
         )
-        records = None
         if set(copies) != wanted:
             computed = True
+            if read is None:  # the inputs changed: the engine needs them, not their hashes
+                read = inputs.read_inputs(db, plan, cutoff)
+                hashes = _data_hashes(plan, known, read)
+                input_hash = _input_hash(hashes, settings, versions)
             results = review_several(
                 [
                     methods.evaluate_metric(plan, m, read[m.metric_id], scheduled)
@@ -210,7 +218,15 @@ def evaluate_pilot(
                 _record(plan, m, r, as_of, scheduled, hashes, settings, input_hash, versions, now)
                 for m, r in zip(plan.metrics, results, strict=True)
             ]
-        changed = _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash)
+    if read is not None or not unchanged:
+        with db.atomic():  # the pilot's rows and what its reading found, or nothing
+            if read is not None:
+                by_id = {m.metric_id: hashes[m.slug] for m in plan.metrics}
+                inputs.remember_reading(db, plan, cutoff, known, by_id)
+            if not unchanged:
+                changed = _store(
+                    db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash
+                )
     if not read_back:
         return {
             "pilot_id": pilot_id,
@@ -221,6 +237,13 @@ def evaluate_pilot(
     stored = evaluation_at(db, pilot_id, as_of)
     stored.update(changed=changed, computed=computed)
     return stored
+
+
+def _data_hashes(plan: FrozenPlan, known, read) -> dict[str, str]:
+    """Each metric's data hash by slug: from the rows read, else as known without reading."""
+    if read is not None:
+        return {m.slug: read[m.metric_id].data_hash for m in plan.metrics}
+    return {m.slug: known.hashes[m.metric_id] for m in plan.metrics}
 
 
 def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash, versions, now):
@@ -258,51 +281,50 @@ def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash
 
 
 def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash) -> int:
-    """Write the pilot's rows in one transaction; return how many rows changed."""
+    """Write the pilot's rows (the caller holds the transaction); return how many changed."""
     conn = db.conn
     metric_ids = [m.metric_id for m in plan.metrics]
-    with db.atomic():
-        # Row counts of the statements themselves (rows a trigger writes elsewhere are
-        # not this pilot's results).
-        if records is not None:
-            changed = conn.executemany(_UPSERT, records).rowcount
-        else:
-            ids = json.dumps([copies[i] for i in metric_ids])
-            changed = conn.execute(
-                _COPY, {"as_of": as_of.isoformat(), "computed_at": to_utc_text(now), "ids": ids}
-            ).rowcount
-        # A metric no longer in the plan (a preview's draft changed) leaves no row behind.
-        marks = ",".join("?" * len(metric_ids)) or "NULL"
-        changed += conn.execute(
-            f"DELETE FROM evaluation WHERE pilot_id = ? AND as_of = ?"  # noqa: S608
-            f" AND metric_id NOT IN ({marks})",
-            (plan.pilot_id, as_of.isoformat(), *metric_ids),
+    # Row counts of the statements themselves (rows a trigger writes elsewhere are
+    # not this pilot's results).
+    if records is not None:
+        changed = conn.executemany(_UPSERT, records).rowcount
+    else:
+        ids = json.dumps([copies[i] for i in metric_ids])
+        changed = conn.execute(
+            _COPY, {"as_of": as_of.isoformat(), "computed_at": to_utc_text(now), "ids": ids}
         ).rowcount
-        if changed:
-            slugs = {m.metric_id: m.slug for m in plan.metrics}
-            verdicts = {
-                slugs[metric_id]: verdict
-                for metric_id, verdict in conn.execute(
-                    "SELECT metric_id, verdict FROM evaluation WHERE pilot_id = ? AND as_of = ?",
-                    (plan.pilot_id, as_of.isoformat()),
-                )
-            }
-            audit.record(
-                db,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                action="pilot.evaluate",
-                object_type="pilot",
-                object_id=plan.pilot_id,
-                after={
-                    "as_of": as_of.isoformat(),
-                    "preview": plan.preview,
-                    "plan_version": plan.version,
-                    "input_hash": input_hash,
-                    "verdicts": verdicts,
-                },
-                at=to_utc_text(now),
+    # A metric no longer in the plan (a preview's draft changed) leaves no row behind.
+    marks = ",".join("?" * len(metric_ids)) or "NULL"
+    changed += conn.execute(
+        f"DELETE FROM evaluation WHERE pilot_id = ? AND as_of = ?"  # noqa: S608
+        f" AND metric_id NOT IN ({marks})",
+        (plan.pilot_id, as_of.isoformat(), *metric_ids),
+    ).rowcount
+    if changed:
+        slugs = {m.metric_id: m.slug for m in plan.metrics}
+        verdicts = {
+            slugs[metric_id]: verdict
+            for metric_id, verdict in conn.execute(
+                "SELECT metric_id, verdict FROM evaluation WHERE pilot_id = ? AND as_of = ?",
+                (plan.pilot_id, as_of.isoformat()),
             )
+        }
+        audit.record(
+            db,
+            actor_id=actor_id,
+            actor_role=actor_role,
+            action="pilot.evaluate",
+            object_type="pilot",
+            object_id=plan.pilot_id,
+            after={
+                "as_of": as_of.isoformat(),
+                "preview": plan.preview,
+                "plan_version": plan.version,
+                "input_hash": input_hash,
+                "verdicts": verdicts,
+            },
+            at=to_utc_text(now),
+        )
     return changed
 
 
