@@ -189,10 +189,10 @@ def scan(path: str) -> float:
     return best
 
 
-def timed_run(path: str, now: datetime) -> tuple[float, dict]:
+def timed_run(path: str, now: datetime, workers: int | None) -> tuple[float, dict]:
     db = connect(path)
     start = time.perf_counter()
-    summary = evaluate_due(db, now)
+    summary = evaluate_due(db, now, workers=workers)
     seconds = time.perf_counter() - start
     db.close()
     return seconds, summary
@@ -213,19 +213,19 @@ def touch(path: str, share: float, seed: int = 11) -> int:
     return len(chosen)
 
 
-def one_run(pristine: str, work: str, pilots: int) -> dict[str, float]:
+def one_run(pristine: str, work: str, pilots: int, workers: int | None) -> dict[str, float]:
     """The scan and the three looks on a fresh copy of the built database."""
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(work + suffix):
             os.remove(work + suffix)
     shutil.copy(pristine, work)
     seconds = {"scan": scan(work)}
-    seconds["cold"], summary = timed_run(work, datetime(2026, 11, 26, 2, 30, tzinfo=UTC))
+    seconds["cold"], summary = timed_run(work, datetime(2026, 11, 26, 2, 30, tzinfo=UTC), workers)
     assert len(summary["evaluated"]) == pilots, summary
-    seconds["warm"], summary = timed_run(work, datetime(2026, 12, 26, 2, 30, tzinfo=UTC))
+    seconds["warm"], summary = timed_run(work, datetime(2026, 12, 26, 2, 30, tzinfo=UTC), workers)
     assert len(summary["evaluated"]) == pilots, summary
     seconds["changed"] = touch(work, 0.10)
-    seconds["mixed"], summary = timed_run(work, datetime(2027, 1, 26, 2, 30, tzinfo=UTC))
+    seconds["mixed"], summary = timed_run(work, datetime(2027, 1, 26, 2, 30, tzinfo=UTC), workers)
     assert len(summary["evaluated"]) == pilots, summary
     return seconds
 
@@ -237,6 +237,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="whole runs on fresh copies (medians shown)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes that prepare the looks (default: evaluate_due's own choice)",
+    )
     args = parser.parse_args()
     folder = args.keep or tempfile.mkdtemp(prefix="bench-evaluation-")
     path = os.path.join(folder, "bench.sqlite3")
@@ -246,7 +251,8 @@ def main() -> None:
         seconds = time.perf_counter() - start
         print(f"Built {args.pilots} pilots, {rows:,} observations in {seconds:.1f} s")
     runs = [
-        one_run(path, os.path.join(folder, "run.sqlite3"), args.pilots) for _ in range(args.repeat)
+        one_run(path, os.path.join(folder, "run.sqlite3"), args.pilots, args.workers)
+        for _ in range(args.repeat)
     ]
     (observations,) = connect(path).conn.execute("SELECT count(*) FROM observation").fetchone()
     print(

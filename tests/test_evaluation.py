@@ -23,6 +23,7 @@ from pilots.domain import pilots as pilot_domain
 from pilots.domain.observations import import_records
 from pilots.evaluation import (
     PREVIEW_LABEL,
+    cadence,
     evaluate_pilot,
     evaluation_at,
     evaluation_history,
@@ -30,10 +31,16 @@ from pilots.evaluation import (
     load_plan,
     methods,
 )
-from pilots.evaluation.cadence import add_months, custom_interval, due_pilots, next_look
+from pilots.evaluation.cadence import (
+    add_months,
+    custom_interval,
+    due_pilots,
+    evaluate_due,
+    next_look,
+)
 from pilots.evaluation.inputs import from_rows, read_inputs
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
-from pilots.evaluation.service import cutoff_for
+from pilots.evaluation.service import cutoff_for, prepare_look
 from pilots.stats.did import difference_in_differences
 from pilots.stats.its import interrupted_time_series
 from pilots.stats.judgement import evaluate_two_group, judge
@@ -343,6 +350,59 @@ def test_the_data_revision_counts_every_write_and_the_import_counts_stay_true(db
     assert revision() == before + 4 + len(records_for(ADMISSION)) + 1
 
 
+def _stored_rows(db) -> list[tuple]:
+    """Every stored evaluation row but its id, in key order."""
+    columns = [c for c in db["evaluation"].columns_dict if c != "id"]
+    return [
+        tuple(row[c] for c in columns)
+        for row in db.query("SELECT * FROM evaluation ORDER BY pilot_id, metric_id, as_of")
+    ]
+
+
+SCHEDULED_AT = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
+
+
+def test_looks_prepared_by_worker_processes_store_what_one_process_stores(db):
+    add_observations(db)
+    parallel = evaluate_due(db, SCHEDULED_AT, workers=2)
+    stored = _stored_rows(db)
+    with db.atomic():
+        db.execute("DELETE FROM evaluation")
+        db.execute("DELETE FROM data_read")
+    serial = evaluate_due(db, SCHEDULED_AT, workers=1)
+    assert len(parallel["evaluated"]) >= 4 and stored
+    assert parallel == serial and _stored_rows(db) == stored
+
+
+def test_a_look_whose_data_changed_after_a_worker_read_them_is_prepared_again(db):
+    pilot_id = add_observations(db, [NAV])[NAV]
+    look = prepare_look(db, pilot_id, AS_OF, scheduled=True, now=NOW)  # as a worker would
+    with db.atomic():
+        db.execute(
+            "UPDATE observation SET value = value + 1 WHERE id = (SELECT min(id)"
+            " FROM observation WHERE pilot_id = ?)",
+            [pilot_id],
+        )
+    with db.atomic():
+        cadence.store_prepared(db, pilot_id, look, AS_OF, NOW)
+    stored = _stored_hashes(db, pilot_id, AS_OF)
+    assert stored == _hashes_as_read(db, pilot_id, AS_OF) != look.read
+
+
+def test_a_pilot_that_fails_in_a_worker_is_named_and_the_others_are_stored(db):
+    ids = add_observations(db)
+    with db.atomic():
+        db.execute(
+            """UPDATE plan_version SET plan = 'not a plan' WHERE pilot_id = ?
+               AND number = (SELECT approved_version FROM pilot WHERE id = ?)""",
+            [ids[NAV], ids[NAV]],
+        )
+    with pytest.raises(cadence.EvaluationsFailed, match=f"pilot {ids[NAV]}: JSONDecodeError"):
+        evaluate_due(db, SCHEDULED_AT, workers=2)
+    stored = {row["pilot_id"] for row in db.query("SELECT DISTINCT pilot_id FROM evaluation")}
+    assert ids[NAV] not in stored and {ids[HOUSING], ids[ADMISSION], ids[VISITS]} <= stored
+
+
 def test_a_crash_after_the_first_metric_stores_nothing_and_a_rerun_stores_each_once(
     db, monkeypatch
 ):
@@ -418,6 +478,36 @@ def test_a_pilot_not_yet_approved_is_a_labelled_preview(db):
     draft = next(db.query("SELECT id FROM pilot WHERE title = 'Husleiegaranti uten søknad'"))
     with pytest.raises(DomainError):
         evaluate_pilot(db, draft["id"], AS_OF, now=NOW)
+
+
+def test_a_metric_taken_out_of_a_preview_leaves_no_row_behind(db):
+    alarm = next(db.query("SELECT id FROM pilot WHERE title = 'Trygghetsalarm med fast svarer'"))
+    other = next(
+        db.query(
+            """SELECT id FROM metric WHERE id NOT IN
+               (SELECT metric_id FROM pilot_metric WHERE pilot_id = ?) LIMIT 1""",
+            [alarm["id"]],
+        )
+    )
+    with db.atomic():
+        db.execute(
+            "INSERT INTO pilot_metric (pilot_id, metric_id, role) VALUES (?, ?, 'secondary')",
+            [alarm["id"], other["id"]],
+        )
+    assert len(evaluate_pilot(db, alarm["id"], AS_OF, now=NOW)["results"]) == 2
+    with db.atomic():
+        db.execute(
+            "DELETE FROM pilot_metric WHERE pilot_id = ? AND metric_id = ?",
+            [alarm["id"], other["id"]],
+        )
+    look = evaluate_pilot(db, alarm["id"], AS_OF, now=NOW)
+    assert len(look["results"]) == 1 and look["changed"] >= 1
+    assert not list(
+        db.query(
+            "SELECT id FROM evaluation WHERE pilot_id = ? AND metric_id = ?",
+            [alarm["id"], other["id"]],
+        )
+    )
 
 
 def test_a_metric_dropped_after_approval_is_still_evaluated_and_marked(db):

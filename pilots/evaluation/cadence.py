@@ -17,12 +17,16 @@ interval falls back to monthly, and the job's message says so.
 from __future__ import annotations
 
 import calendar
+import multiprocessing
+import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from pilots.evaluation.service import evaluate_pilot
+from pilots.db import connect
+from pilots.evaluation.service import Look, prepare_look, store_look
 
 DUE_STATUSES = ("approved", "running")
 _NUMBER = r"(\d+)\.?"
@@ -151,7 +155,16 @@ class _Batches:
         self.started = None
 
 
-def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> dict:
+# With this many due pilots or more, the looks are prepared (read, computed) in worker
+# processes, one per CPU up to WORKERS_MAX, while this process stores them; fewer are
+# not worth starting processes for.
+PARALLEL_FROM = 64
+WORKERS_MAX = 4
+
+
+def evaluate_due(
+    db, now: datetime, *, batch_seconds: float = BATCH_SECONDS, workers: int | None = None
+) -> dict:
     """Take a scheduled look at every due pilot, as of today's UTC date.
 
     Each pilot is its own unit of work (a savepoint within a batch of pilots, see
@@ -159,14 +172,31 @@ def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> 
     others have been stored, and stays due, so the next run (or the catch-up after a
     restart) tries it again. A run killed half-way keeps the batches it committed;
     the rerun finds their pilots evaluated and does the rest.
+
+    `workers` processes prepare the looks (default: one per CPU, up to WORKERS_MAX,
+    when PARALLEL_FROM pilots or more are due; 1 prepares them here). Only this
+    process writes, and a look whose pilot got new data after its worker read it is
+    prepared again here, inside the write transaction.
     """
     today = now.astimezone(UTC).date()
     evaluated: dict[int, int] = {}
     failed: dict[int, str] = {}
     notes: set[str] = set()
     batches = _Batches(db, batch_seconds)
+    due = due_pilots(db, today)
+    for pilot in due:
+        if pilot["note"]:
+            notes.add(f"pilot {pilot['id']}: {pilot['note']}")
     try:
-        _look_at_each(db, due_pilots(db, today), today, now, batches, evaluated, failed, notes)
+        with _prepared(db, [pilot["id"] for pilot in due], today, now, workers) as looks:
+            for pilot_id, prepared in looks:
+                batches.open()
+                try:
+                    evaluated[pilot_id] = store_prepared(db, pilot_id, prepared, today, now)
+                except Exception as error:  # one pilot's bad data must not stop the others
+                    failed[pilot_id] = f"{type(error).__name__}: {error}"[:200]
+                    continue
+                batches.commit(unless_young=True)
     finally:
         batches.commit()
     stored = sum(evaluated.values())
@@ -185,16 +215,62 @@ def evaluate_due(db, now: datetime, *, batch_seconds: float = BATCH_SECONDS) -> 
     return summary
 
 
-def _look_at_each(db, due, today, now, batches, evaluated, failed, notes) -> None:
-    """The scheduled look at each due pilot; `evaluated` maps pilot id -> rows stored."""
-    for pilot in due:
-        if pilot["note"]:
-            notes.add(f"pilot {pilot['id']}: {pilot['note']}")
-        batches.open()
+def store_prepared(db, pilot_id: int, prepared, today: date, now: datetime) -> int:
+    """Store a look a worker prepared (or look here when it could not); rows stored."""
+    if isinstance(prepared, Look) and _still_current(db, prepared):
+        return store_look(db, prepared, now=now)
+    # Not prepared (in this process, or the worker failed: try again here, where the
+    # error, if any, is raised), or the data changed since the worker read them.
+    look = prepare_look(db, pilot_id, today, scheduled=True, now=now)
+    return store_look(db, look, now=now)
+
+
+def _still_current(db, look: Look) -> bool:
+    """Whether the pilot's data are still as the worker read them."""
+    row = db.conn.execute(
+        "SELECT revision FROM observation_revision WHERE pilot_id = ?", (look.plan.pilot_id,)
+    ).fetchone()
+    return (row[0] if row else 0) == look.known.revision
+
+
+@contextmanager
+def _prepared(db, pilot_ids: list[int], today: date, now: datetime, workers: int | None):
+    """(pilot id, Look or None) in order: prepared by worker processes, or None (here)."""
+    path = _file_of(db)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, WORKERS_MAX) if len(pilot_ids) >= PARALLEL_FROM else 1
+    if workers <= 1 or not path:
+        yield ((pilot_id, None) for pilot_id in pilot_ids)
+        return
+    # fork: the workers start at once with everything imported. They only compute and
+    # read through connections of their own, never this process's connection.
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_open_worker, initargs=(path,)) as pool:
+        jobs = [(pilot_id, today, now) for pilot_id in pilot_ids]
+        yield zip(pilot_ids, pool.imap(_prepare_in_worker, jobs, chunksize=4), strict=True)
+
+
+def _file_of(db) -> str:
+    """The database's file, or "" for one in memory."""
+    return next((row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+
+
+_worker_db = None
+
+
+def _open_worker(path: str) -> None:
+    global _worker_db
+    _worker_db = connect(path)
+
+
+def _prepare_in_worker(job) -> Look | None:
+    """A look prepared in a worker process; None when it failed (redone by the writer)."""
+    pilot_id, today, now = job
+    try:
+        _worker_db.conn.execute("BEGIN")  # one snapshot for the whole look
         try:
-            look = evaluate_pilot(db, pilot["id"], today, scheduled=True, now=now, read_back=False)
-        except Exception as error:  # one pilot's bad data must not stop the others
-            failed[pilot["id"]] = f"{type(error).__name__}: {error}"[:200]
-            continue
-        evaluated[pilot["id"]] = look["changed"]
-        batches.commit(unless_young=True)
+            return prepare_look(_worker_db, pilot_id, today, scheduled=True, now=now)
+        finally:
+            _worker_db.conn.execute("ROLLBACK")
+    except Exception:  # noqa: BLE001 - the writer prepares it again and reports the error
+        return None

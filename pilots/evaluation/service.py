@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -171,6 +171,48 @@ def evaluate_pilot(
     """
     now = now or datetime.now(UTC)
     as_of = as_of or now.astimezone(UTC).date()
+    look = prepare_look(db, pilot_id, as_of, scheduled=scheduled, now=now)
+    changed = store_look(db, look, actor_id=actor_id, actor_role=actor_role, now=now)
+    if not read_back:
+        return {
+            "pilot_id": pilot_id,
+            "as_of": as_of.isoformat(),
+            "changed": changed,
+            "computed": look.computed,
+        }
+    stored = evaluation_at(db, pilot_id, as_of)
+    stored.update(changed=changed, computed=look.computed)
+    return stored
+
+
+@dataclass(frozen=True)
+class Look:
+    """A pilot's look as prepared by reading alone: what to store, if anything.
+
+    `read` holds what a reading of the rows found (metric id -> data hash), to be
+    remembered, or None when the hashes were known without reading; `records` the
+    computed rows, or None when earlier results (`copies`: metric id -> row id) are
+    copied or nothing changed (`unchanged`).
+    """
+
+    plan: FrozenPlan
+    as_of: date
+    cutoff: date
+    known: inputs.KnownData
+    read: dict[int, str] | None
+    unchanged: bool
+    copies: dict[int, int]
+    records: list[tuple] | None
+    input_hash: str
+    computed: bool
+    dropped: tuple[int, ...] = ()  # metrics with a row on the day but no longer planned
+
+
+def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: datetime) -> Look:
+    """Read what the look needs and run the engine if the inputs are new; write nothing.
+
+    Safe in a process of its own: it only reads, and `store_look` writes what it found.
+    """
     plan = load_plan(db, pilot_id)
     cutoff = cutoff_for(plan, as_of)
     known = inputs.known_data(db, plan, cutoff)
@@ -192,7 +234,7 @@ def evaluate_pilot(
     unchanged = set(existing) == wanted and all(
         stored == input_hash for stored, _ in existing.values()
     )
-    computed, changed, records, copies = False, 0, None, {}
+    records, copies = None, {}
     if not unchanged:
         copies = dict(
             db.conn.execute(
@@ -202,7 +244,6 @@ def evaluate_pilot(
             )
         )
         if set(copies) != wanted:
-            computed = True
             if read is None:  # the inputs changed: the engine needs them, not their hashes
                 read = inputs.read_inputs(db, plan, cutoff)
                 hashes = _data_hashes(plan, known, read)
@@ -218,25 +259,24 @@ def evaluate_pilot(
                 _record(plan, m, r, as_of, scheduled, hashes, settings, input_hash, versions, now)
                 for m, r in zip(plan.metrics, results, strict=True)
             ]
-    if read is not None or not unchanged:
-        with db.atomic():  # the pilot's rows and what its reading found, or nothing
-            if read is not None:
-                by_id = {m.metric_id: hashes[m.slug] for m in plan.metrics}
-                inputs.remember_reading(db, plan, cutoff, known, by_id)
-            if not unchanged:
-                changed = _store(
-                    db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash
-                )
-    if not read_back:
-        return {
-            "pilot_id": pilot_id,
-            "as_of": as_of.isoformat(),
-            "changed": changed,
-            "computed": computed,
-        }
-    stored = evaluation_at(db, pilot_id, as_of)
-    stored.update(changed=changed, computed=computed)
-    return stored
+    found = None if read is None else {m.metric_id: hashes[m.slug] for m in plan.metrics}
+    dropped = tuple(sorted(set(existing) - wanted))
+    computed = records is not None
+    return Look(
+        plan, as_of, cutoff, known, found, unchanged, copies, records, input_hash, computed, dropped
+    )
+
+
+def store_look(db, look: Look, *, actor_id=None, actor_role=None, now: datetime) -> int:
+    """Write what `prepare_look` found in one transaction; return how many rows changed."""
+    if look.read is None and look.unchanged:
+        return 0
+    with db.atomic():  # the pilot's rows and what its reading found, or nothing
+        if look.read is not None:
+            inputs.remember_reading(db, look.plan, look.cutoff, look.known, look.read)
+        if look.unchanged:
+            return 0
+        return _store(db, look, now, actor_id, actor_role)
 
 
 def _data_hashes(plan: FrozenPlan, known, read) -> dict[str, str]:
@@ -280,35 +320,26 @@ def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash
     )
 
 
-def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_hash) -> int:
+def _store(db, look: Look, now, actor_id, actor_role) -> int:
     """Write the pilot's rows (the caller holds the transaction); return how many changed."""
-    conn = db.conn
-    metric_ids = [m.metric_id for m in plan.metrics]
+    conn, plan, as_of = db.conn, look.plan, look.as_of.isoformat()
     # Row counts of the statements themselves (rows a trigger writes elsewhere are
     # not this pilot's results).
-    if records is not None:
-        changed = conn.executemany(_UPSERT, records).rowcount
+    if look.records is not None:
+        changed = conn.executemany(_UPSERT, look.records).rowcount
     else:
-        ids = json.dumps([copies[i] for i in metric_ids])
+        ids = json.dumps([look.copies[m.metric_id] for m in plan.metrics])
         changed = conn.execute(
-            _COPY, {"as_of": as_of.isoformat(), "computed_at": to_utc_text(now), "ids": ids}
+            _COPY, {"as_of": as_of, "computed_at": to_utc_text(now), "ids": ids}
         ).rowcount
-    # A metric no longer in the plan (a preview's draft changed) leaves no row behind.
-    marks = ",".join("?" * len(metric_ids)) or "NULL"
-    changed += conn.execute(
-        f"DELETE FROM evaluation WHERE pilot_id = ? AND as_of = ?"  # noqa: S608
-        f" AND metric_id NOT IN ({marks})",
-        (plan.pilot_id, as_of.isoformat(), *metric_ids),
-    ).rowcount
+    if look.dropped:  # a metric no longer in the plan (a preview's draft changed)
+        marks = ",".join("?" * len(look.dropped))
+        changed += conn.execute(
+            f"DELETE FROM evaluation WHERE pilot_id = ? AND as_of = ?"  # noqa: S608
+            f" AND metric_id IN ({marks})",
+            (plan.pilot_id, as_of, *look.dropped),
+        ).rowcount
     if changed:
-        slugs = {m.metric_id: m.slug for m in plan.metrics}
-        verdicts = {
-            slugs[metric_id]: verdict
-            for metric_id, verdict in conn.execute(
-                "SELECT metric_id, verdict FROM evaluation WHERE pilot_id = ? AND as_of = ?",
-                (plan.pilot_id, as_of.isoformat()),
-            )
-        }
         audit.record(
             db,
             actor_id=actor_id,
@@ -317,15 +348,32 @@ def _store(db, plan, as_of, records, copies, now, actor_id, actor_role, input_ha
             object_type="pilot",
             object_id=plan.pilot_id,
             after={
-                "as_of": as_of.isoformat(),
+                "as_of": as_of,
                 "preview": plan.preview,
                 "plan_version": plan.version,
-                "input_hash": input_hash,
-                "verdicts": verdicts,
+                "input_hash": look.input_hash,
+                "verdicts": _verdicts(conn, look),
             },
             at=to_utc_text(now),
         )
     return changed
+
+
+_VERDICT = _STORED.index("verdict")
+
+
+def _verdicts(conn, look: Look) -> dict[str, str]:
+    """Each metric's verdict as stored, by slug."""
+    slugs = {m.metric_id: m.slug for m in look.plan.metrics}
+    if look.records is not None:
+        return {slugs[record[1]]: record[_VERDICT] for record in look.records}
+    return {
+        slugs[metric_id]: verdict
+        for metric_id, verdict in conn.execute(
+            "SELECT metric_id, verdict FROM evaluation WHERE pilot_id = ? AND as_of = ?",
+            (look.plan.pilot_id, look.as_of.isoformat()),
+        )
+    }
 
 
 # ---- reading back ---------------------------------------------------------------------
