@@ -11,7 +11,9 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import MappingProxyType
 
+import numpy as np
 import pytest
 from evaluation_data import ADMISSION, DESIGNS, HOUSING, NAV, VISITS, add_observations, records_for
 from sessions import DEMO_EMAIL
@@ -30,6 +32,7 @@ from pilots.evaluation import (
     latest_evaluation,
     load_plan,
     methods,
+    service,
 )
 from pilots.evaluation.cadence import (
     add_months,
@@ -360,6 +363,22 @@ def _stored_rows(db) -> list[tuple]:
 
 
 SCHEDULED_AT = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
+
+
+def test_the_stored_json_reads_back_as_the_canonical_json():
+    value = {
+        "b": float("nan"),
+        "a": np.float64(1.5),
+        "day": date(2026, 1, 2),
+        "pair": (1, np.int64(2)),
+        "kept": MappingProxyType({"x": float("inf"), "y": np.bool_(True)}),
+        3: "a key that is a number",
+        "big": 2**70,
+        "name": "Tromsø",
+    }
+    stored = service._stored_json(value)
+    assert json.loads(stored) == json.loads(service._json(value))
+    assert "Tromsø" in service._stored_json({"name": "Tromsø"})  # not escaped
 
 
 def test_looks_prepared_by_worker_processes_store_what_one_process_stores(db):

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
+
 from pilots.db import to_utc_text
 from pilots.domain import audit
 from pilots.evaluation import inputs, methods
@@ -134,6 +136,22 @@ def _json(value: Any) -> str:
         )
     except (ValueError, TypeError):
         return json.dumps(_clean(value), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _stored_json(value: Any) -> str:
+    """A result's JSON text as stored: what `_json` writes, in orjson's compact form.
+
+    orjson (NaN and infinities as null, numpy scalars and dates as `_clean` writes them)
+    is many times faster on results full of floats; what it cannot write, such as an
+    integer beyond 64 bits, `_json` does.
+    """
+    try:
+        return orjson.dumps(value, default=_plain, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return _json(value)
 
 
 def _number(value) -> float | None:
@@ -309,13 +327,13 @@ def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash
         int(result.n_comparison or 0),
         _number(result.probability_improved),
         result.verdict,
-        _json(result.summary),
-        _json(details),
-        _json([asdict(w) for w in result.warnings]),
+        _stored_json(result.summary),
+        _stored_json(details),
+        _stored_json([asdict(w) for w in result.warnings]),
         hashes[metric.slug],
         input_hash,
-        _json(settings[metric.slug]),
-        _json(versions),
+        _stored_json(settings[metric.slug]),
+        _stored_json(versions),
         to_utc_text(now),
     )
 
