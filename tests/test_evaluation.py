@@ -381,6 +381,18 @@ def test_the_stored_json_reads_back_as_the_canonical_json():
     assert "Tromsø" in service._stored_json({"name": "Tromsø"})  # not escaped
 
 
+def test_a_run_where_many_pilots_fail_names_the_first_ten_and_counts_the_rest():
+    failed = {k: "ValueError: bad" for k in range(1, 26)}
+    message = cadence._failures(failed, 40)
+    assert message.startswith("25 of 40 due pilots failed: pilot 1: ValueError: bad;")
+    assert "pilot 10: " in message and "pilot 11: " not in message
+    assert message.endswith("; and 15 more")
+    assert (
+        cadence._failures({3: "KeyError: 'x'"}, 4)
+        == "1 of 4 due pilots failed: pilot 3: KeyError: 'x'"
+    )
+
+
 def test_looks_prepared_by_worker_processes_store_what_one_process_stores(db):
     add_observations(db)
     parallel = evaluate_due(db, SCHEDULED_AT, workers=2)

@@ -208,11 +208,20 @@ def evaluate_due(
         "notes": sorted(notes),
     }
     if failed:
-        raise EvaluationsFailed(
-            f"{len(failed)} of {len(failed) + len(evaluated)} due pilots failed: "
-            + "; ".join(f"pilot {k}: {v}" for k, v in failed.items())
-        )
+        raise EvaluationsFailed(_failures(failed, len(failed) + len(evaluated)))
     return summary
+
+
+FAILURES_NAMED = 10
+
+
+def _failures(failed: dict[int, str], due: int) -> str:
+    """The job's message: how many failed, the first FAILURES_NAMED with their errors."""
+    named = "; ".join(f"pilot {k}: {v}" for k, v in list(failed.items())[:FAILURES_NAMED])
+    more = len(failed) - FAILURES_NAMED
+    return f"{len(failed)} of {due} due pilots failed: {named}" + (
+        f"; and {more} more" if more > 0 else ""
+    )
 
 
 def store_prepared(db, pilot_id: int, prepared, today: date, now: datetime) -> int:
