@@ -18,9 +18,11 @@ missing periods) that the `spc` and `did` modules reuse. It returns a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -95,10 +97,9 @@ def period_grid(periods: Sequence[Period], start: Period) -> PeriodGrid:
     if not all(isinstance(p, dt.date) for p in periods) or not isinstance(start, dt.date):
         raise TypeError("periods and start must all be integers or all be dates")
     days = {p.day for p in periods}
-    months = {_month_number(p) for p in periods}
-    if len(days) == 1 and len(months) == len(set(periods)):
+    raw = [p.year * 12 + p.month - 1 for p in periods]  # _month_number, inlined
+    if len(days) == 1 and len(set(raw)) == len(set(periods)):
         anchor = days.pop()
-        raw = [_month_number(p) for p in periods]
         step = _gcd_step(raw)
         first = min(raw)
         numbers = tuple((m - first) // step for m in raw)
@@ -117,8 +118,42 @@ def period_grid(periods: Sequence[Period], start: Period) -> PeriodGrid:
 
 
 def _gcd_step(raw: Sequence[int]) -> int:
-    gaps = np.diff(np.unique(np.asarray(raw, dtype=np.int64)))
-    return int(np.gcd.reduce(gaps)) if gaps.size else 1
+    distinct = sorted(set(raw))
+    gaps = [later - earlier for earlier, later in pairwise(distinct)]
+    return math.gcd(*gaps) if gaps else 1
+
+
+def pairwise_sum(values: Sequence[float]) -> float:
+    """The sum `np.sum` gives for a float array, bit for bit, in plain Python.
+
+    numpy adds a float64 array by pairwise summation: under 8 values one by one;
+    up to 128 in eight interleaved partial sums combined as a tree, then the rest
+    one by one; above that, two halves (the first a multiple of 8 long) summed
+    alike. Reproduced here so the short series of the scheduled evaluations (10-25
+    points) skip numpy's per-call overhead yet give the same last bit.
+    """
+    n = len(values)
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return pairwise_sum(values[:half]) + pairwise_sum(values[half:])
+    # numpy starts the reduction from its identity 0.0 (so -0.0 sums to 0.0).
+    if n < 8:
+        total = 0.0
+        for value in values:
+            total += value
+        return total
+    partial = list(values[:8])
+    blocks_end = n - n % 8
+    for block in range(8, blocks_end, 8):
+        for j in range(8):
+            partial[j] += values[block + j]
+    total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + (
+        (partial[4] + partial[5]) + (partial[6] + partial[7])
+    )
+    for value in values[blocks_end:]:
+        total += value
+    return 0.0 + total
 
 
 def _missing(numbers: Sequence[int], step: int) -> tuple[int, ...]:
@@ -155,18 +190,25 @@ def design_matrix(
     Lopez Bernal et al. (2017), `tsModel::harmonic`.
     """
     t = np.asarray(numbers, dtype=float)
-    post = (t >= start).astype(float)
     names = ["Intercept", "t", "post"]
-    columns = [np.ones_like(t), t, post]
     if slope_change:
         names.append("t_post")
-        columns.append((t - start) * post)
+    for k in range(1, harmonics + 1):
+        names += [f"sin{k}", f"cos{k}"]
+    # Column-major, as patsy hands the matrix to statsmodels: LAPACK then rounds alike.
+    x = np.empty((len(t), len(names)), order="F")
+    x[:, 0] = 1.0
+    x[:, 1] = t
+    x[:, 2] = t >= start
+    if slope_change:
+        x[:, 3] = (t - start) * x[:, 2]
+    column = 3 + int(slope_change)
     for k in range(1, harmonics + 1):
         angle = 2 * np.pi * k * t / season_length
-        names += [f"sin{k}", f"cos{k}"]
-        columns += [np.sin(angle), np.cos(angle)]
-    # Column-major, as patsy hands the matrix to statsmodels: LAPACK then rounds alike.
-    return tuple(names), np.asfortranarray(np.column_stack(columns))
+        x[:, column] = np.sin(angle)
+        x[:, column + 1] = np.cos(angle)
+        column += 2
+    return tuple(names), x
 
 
 def design_frame(
@@ -238,7 +280,7 @@ def interrupted_time_series(
     counts = any(len(row) > 2 for row in observations)
     method = "its_poisson_hac" if counts else "its_ols_hac"
     warnings: list[DataWarning] = []
-    rows = [row for row in observations if _finite_row(row, counts)]
+    rows = _finite_rows(observations, counts)
     if len(rows) < len(observations):
         warnings.append(DataWarning(NON_FINITE_VALUES, {"count": len(observations) - len(rows)}))
     if counts and any(row[1] < 0 or row[2] <= 0 for row in rows):
@@ -246,13 +288,13 @@ def interrupted_time_series(
         return _insufficient(method, len(rows), 0, 0, warnings, {})
 
     grid = period_grid([row[0] for row in rows], start)
-    numbers = np.asarray(grid.numbers, dtype=float)
+    numbers = grid.numbers
     n = len(rows)
-    n_post = int(np.count_nonzero(numbers >= grid.start))
+    n_post = sum(1 for k in numbers if k >= grid.start)
     n_pre = n - n_post
     details: dict[str, Any] = {"model": method, "n_pre": n_pre, "n_post": n_post}
-    if len(set(grid.numbers)) < n:
-        warnings.append(DataWarning(DUPLICATE_PERIODS, {"count": n - len(set(grid.numbers))}))
+    if len(set(numbers)) < n:
+        warnings.append(DataWarning(DUPLICATE_PERIODS, {"count": n - len(set(numbers))}))
         return _insufficient(method, n, n_pre, n_post, warnings, details)
     if grid.missing:
         warnings.append(
@@ -277,31 +319,29 @@ def interrupted_time_series(
         )
         return _insufficient(method, n, n_pre, n_post, warnings, details)
     if counts:
-        after = numbers >= grid.start
-        for side, mask in (("before", ~after), ("after", after)):
-            if not any(float(row[1]) > 0 for row, keep in zip(rows, mask, strict=True) if keep):
+        for side, after in (("before", False), ("after", True)):
+            side_rows = zip(rows, numbers, strict=True)
+            if not any(float(row[1]) > 0 for row, k in side_rows if (k >= grid.start) == after):
                 # No events on one side: the log rate there is minus infinity, and no
                 # level change (a rate ratio of 0 or infinity) can be estimated.
                 warnings.append(DataWarning(NO_EVENTS_IN_ARM, {"arm": side}))
                 return _insufficient(method, n, n_pre, n_post, warnings, details)
 
     # The periods are distinct here, so sorting by period is one well-defined order.
-    order = np.argsort(numbers)
-    names, x = design_matrix(
-        numbers[order],
-        grid.start,
-        slope_change=slope_change,
-        harmonics=harmonics,
-        season_length=season_length,
+    order = sorted(range(n), key=numbers.__getitem__)
+    design = grid_design(
+        tuple(numbers[i] for i in order), grid.start, slope_change, harmonics, season_length
     )
-    y = np.array([float(row[1]) for row in rows])[order]
+    y = np.array([float(rows[i][1]) for i in order])
     lags = newey_west_lags(n)
     if counts:
-        exposure = np.array([float(row[2]) for row in rows])[order]
-        fit = fit_poisson_hac(names, x, y, np.log(exposure), lags)
+        exposure = np.array([float(rows[i][2]) for i in order])
+        params, mu = _poisson_irls(design.x, y, np.log(exposure), 100, 1e-8)
+        fit = _poisson_fit(design.names, design.x, y, params, mu, lags, design.pinv, design.rank(n))
     else:
-        fit = fit_ols_hac(names, x, y, lags)
-    if np.std(fit.resid) <= 1e-9 * max(1.0, float(np.std(y))):
+        rank = design.rank(len(design.names))
+        fit = _ols_hac(design.names, design.x, design.pinv, rank, y, lags)
+    if _std(fit.resid) <= 1e-9 * max(1.0, _std(y)):
         # A series the lines fit exactly leaves no noise to measure uncertainty by.
         warnings.append(DataWarning(ZERO_VARIANCE, {}))
         return _insufficient(method, n, n_pre, n_post, warnings, details)
@@ -342,11 +382,39 @@ def interrupted_time_series(
     )
 
 
+def _finite_rows(observations: Sequence[tuple[Any, ...]], counts: bool) -> list:
+    """The observations whose value (events and exposure, for counts) is a finite number.
+
+    Usually all of them: checked in one pass, row by row only when one is not.
+    """
+    try:
+        values = [row[1] for row in observations]
+        if counts:
+            values += [row[2] for row in observations]
+        if all(map(math.isfinite, values)):
+            return list(observations)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    return [row for row in observations if _finite_row(row, counts)]
+
+
 def _finite_row(row: Sequence[Any], counts: bool) -> bool:
-    needed = row[1:3] if counts else row[1:2]
     if counts and len(row) < 3:
         return False
-    return all(v is not None and math.isfinite(float(v)) for v in needed)
+    for value in row[1:3] if counts else row[1:2]:
+        if value is None or not math.isfinite(float(value)):
+            return False
+    return True
+
+
+def _std(values: np.ndarray) -> float:
+    """`np.std(values)` of a non-empty array, bit for bit: the steps of numpy's `_var`.
+
+    Written out because np.std's own bookkeeping costs more than the arithmetic on
+    these short series.
+    """
+    deviations = values - values.sum() / values.size
+    return math.sqrt((deviations * deviations).sum() / values.size)
 
 
 @dataclass(frozen=True)
@@ -376,11 +444,61 @@ def _pinv_and_rank(x: np.ndarray, rank_size: int) -> tuple[np.ndarray, int]:
     the rank of diag(s), rank_size = columns, for OLS and of x, rank_size = rows, for
     GLM).
     """
+    pinv, singular_values = _pinv_and_singular_values(x)
+    return pinv, _rank(singular_values, rank_size)
+
+
+def _pinv_and_singular_values(x: np.ndarray) -> tuple[np.ndarray, tuple[float, ...]]:
     u, s, vt = np.linalg.svd(x, full_matrices=False)
-    keep = s > 1e-15 * s[0]
-    inverse = np.divide(1.0, s, out=np.zeros_like(s), where=keep)
-    rank = int(np.count_nonzero(s > s[0] * rank_size * np.finfo(float).eps))
-    return vt.T @ (inverse[:, None] * u.T), rank
+    # The handful of singular values in plain Python: numpy's overhead costs more.
+    values = tuple(s.tolist())
+    largest = values[0]
+    inverse = np.array([1.0 / v if v > 1e-15 * largest else 0.0 for v in values])
+    return vt.T @ (inverse[:, None] * u.T), values
+
+
+def _rank(singular_values: Sequence[float], rank_size: int) -> int:
+    """numpy's `matrix_rank` count: singular values above largest x rank_size x eps."""
+    largest = singular_values[0]
+    return sum(1 for v in singular_values if v > largest * rank_size * _EPS)
+
+
+@dataclass(frozen=True)
+class GridDesign:
+    """The segmented design of one grid and start, with its pseudo-inverse (read-only)."""
+
+    names: tuple[str, ...]
+    x: np.ndarray
+    pinv: np.ndarray
+    singular_values: tuple[float, ...]
+
+    def rank(self, rank_size: int) -> int:
+        return _rank(self.singular_values, rank_size)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def grid_design(
+    numbers: tuple[int, ...],
+    start: int,
+    slope_change: bool,
+    harmonics: int,
+    season_length: int,
+) -> GridDesign:
+    """`design_matrix` and its pseudo-inverse for sorted period numbers, once per grid.
+
+    The metrics of a pilot share their periods and start, and a scheduled run
+    evaluates them one after another: the design and its SVD are the same each time,
+    so they are kept (for the last 64 grids; the arrays are read-only, as they are
+    shared). Arguments are compared with their types, so a call that would fail
+    (harmonics=2.0) still fails.
+    """
+    names, x = design_matrix(
+        numbers, start, slope_change=slope_change, harmonics=harmonics, season_length=season_length
+    )
+    pinv, singular_values = _pinv_and_singular_values(x)
+    x.flags.writeable = False
+    pinv.flags.writeable = False
+    return GridDesign(names, x, pinv, singular_values)
 
 
 def hac_covariance(influence: np.ndarray, lags: int) -> np.ndarray:
@@ -407,6 +525,13 @@ def fit_ols_hac(names: tuple[str, ...], x: np.ndarray, y: np.ndarray, lags: int)
     the sandwich is pinv(X) pinv(X)' = (X'X)^-1; residual df = n - rank(X).
     """
     pinv, rank = _pinv_and_rank(x, x.shape[1])
+    return _ols_hac(names, x, pinv, rank, y, lags)
+
+
+def _ols_hac(
+    names: tuple[str, ...], x: np.ndarray, pinv: np.ndarray, rank: int, y: np.ndarray, lags: int
+) -> SegmentedFit:
+    """`fit_ols_hac` given the pseudo-inverse and rank of x."""
     params = pinv @ y
     resid = y - x @ params
     # (X'X)^-1 x_i = pinv(X)[:, i], so the influence rows need no inverse of X'X.
@@ -435,28 +560,51 @@ def fit_poisson_hac(
     cancels in the sandwich), so influence rows H^-1 x_i (y_i - mu_i); residual df =
     n - rank(X); Pearson residuals (y - mu)/sqrt(mu).
     """
-    if not np.any(y):
+    params, mu = _poisson_irls(x, y, offset, max_iterations, tolerance)
+    pinv, rank = _pinv_and_rank(x, x.shape[0])
+    return _poisson_fit(names, x, y, params, mu, lags, pinv, rank)
+
+
+def _poisson_irls(
+    x: np.ndarray, y: np.ndarray, offset: np.ndarray, max_iterations: int, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The IRLS of `fit_poisson_hac`: its coefficients and fitted means."""
+    if not y.any():
         # statsmodels stops here too (its starting deviance is nan): with no events at
         # all the log-linear model has no finite estimate.
         raise ValueError("no events in the series: the Poisson model has no estimate")
     mu = (y + y.mean()) / 2.0
-    eta = np.log(np.maximum(mu, _EPS))
-    working = eta + (y - mu) / np.maximum(mu, _EPS) - offset
+    clipped = np.maximum(mu, _EPS)
+    working = np.log(clipped) + (y - mu) / clipped - offset
     weighted = x * mu[:, None]
     params = np.linalg.solve(weighted.T @ x, weighted.T @ working)
-    deviance = _poisson_deviance(y, mu)
+    deviance = _poisson_deviance(y, mu, y - mu)
     for _ in range(max_iterations):
         mu = np.exp(x @ params + offset)
-        previous, deviance = deviance, _poisson_deviance(y, mu)
+        raw = y - mu
+        previous, deviance = deviance, _poisson_deviance(y, mu, raw)
         if abs(deviance - previous) <= tolerance:
             break
         weighted = x * mu[:, None]
-        params = params + np.linalg.solve(weighted.T @ x, x.T @ (y - mu))
+        params = params + np.linalg.solve(weighted.T @ x, x.T @ raw)
+    return params, mu
+
+
+def _poisson_fit(
+    names: tuple[str, ...],
+    x: np.ndarray,
+    y: np.ndarray,
+    params: np.ndarray,
+    mu: np.ndarray,
+    lags: int,
+    pinv: np.ndarray,
+    rank: int,
+) -> SegmentedFit:
+    """The HAC covariance and residuals of `fit_poisson_hac` at its estimate."""
     raw = y - mu
     influence = np.linalg.solve((x * mu[:, None]).T @ x, x.T).T * raw[:, None]
     cov = hac_covariance(influence, lags)
     pearson = raw / np.sqrt(mu)
-    pinv, rank = _pinv_and_rank(x, x.shape[0])
     return SegmentedFit(
         names,
         params,
@@ -465,13 +613,13 @@ def fit_poisson_hac(
         pearson,
         x,
         pinv,
-        float(np.sum(raw**2 / mu)),
+        float((raw**2 / mu).sum()),
     )
 
 
-def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
-    """2 sum(y log(y/mu) - (y - mu)), y/mu clipped at eps as statsmodels does."""
-    return float(2 * np.sum(y * np.log(np.maximum(y / mu, _EPS)) - (y - mu)))
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray, raw: np.ndarray) -> float:
+    """2 sum(y log(y/mu) - (y - mu)), y/mu clipped at eps as statsmodels does; raw = y - mu."""
+    return float(2 * (y * np.log(np.maximum(y / mu, _EPS)) - raw).sum())
 
 
 def fit_segmented(
@@ -504,22 +652,18 @@ def coefficient_table(fit: SegmentedFit, slope_change: bool, counts: bool) -> di
     covariance of both, sqrt(c' V c); intervals use t with the residual df. For counts
     every figure is exponentiated (rate ratios) and the SE stays on the log scale.
     """
-    contrasts = {
-        "pre_slope": {"t": 1.0},
-        "level_change": {"post": 1.0},
-    }
-    if slope_change:
-        contrasts["slope_change"] = {"t_post": 1.0}
-        contrasts["post_slope"] = {"t": 1.0, "t_post": 1.0}
+    contrasts, vectors = _contrasts(fit.names, slope_change)
     out: dict[str, Any] = {}
     # stdtrit/stdtr are what scipy.stats.t.ppf/.sf evaluate, without their overhead.
     quantile = float(special.stdtrit(fit.df_resid, 0.975))
     transform = math.exp if counts else float
-    for name, weights in contrasts.items():
-        vector = np.array([weights.get(column, 0.0) for column in fit.names])
-        estimate = float(vector @ fit.params)
+    # All contrasts at once. Their weights are 0 or 1, so each figure is a sum of at
+    # most two terms and comes out the same, to the bit, as one contrast at a time.
+    estimates = (vectors @ fit.params).tolist()
+    variances = ((vectors @ fit.cov) * vectors).sum(axis=1).tolist()
+    for name, estimate, variance in zip(contrasts, estimates, variances, strict=True):
         # Rounding can leave a tiny negative variance for a contrast of a near-exact fit.
-        se = math.sqrt(max(float(vector @ fit.cov @ vector), 0.0))
+        se = math.sqrt(max(variance, 0.0))
         p_value = float(2 * special.stdtr(fit.df_resid, -abs(estimate) / se)) if se > 0 else None
         out[name] = transform(estimate)
         out[f"{name}_se"] = se
@@ -535,6 +679,23 @@ def coefficient_table(fit: SegmentedFit, slope_change: bool, counts: bool) -> di
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _contrasts(names: tuple[str, ...], slope_change: bool) -> tuple[tuple[str, ...], np.ndarray]:
+    """The reported contrasts and their weights on the design's columns (read-only)."""
+    contrasts = {
+        "pre_slope": {"t": 1.0},
+        "level_change": {"post": 1.0},
+    }
+    if slope_change:
+        contrasts["slope_change"] = {"t_post": 1.0}
+        contrasts["post_slope"] = {"t": 1.0, "t_post": 1.0}
+    vectors = np.array(
+        [[weights.get(column, 0.0) for column in names] for weights in contrasts.values()]
+    )
+    vectors.flags.writeable = False
+    return tuple(contrasts), vectors
+
+
 def autocorrelation(fit: SegmentedFit, lags: int) -> dict[str, float]:
     """Durbin-Watson statistic and Breusch-Godfrey LM p-value of the residuals.
 
@@ -548,16 +709,19 @@ def autocorrelation(fit: SegmentedFit, lags: int) -> dict[str, float]:
     resid = fit.resid
     n = len(resid)
     auxiliary = resid - fit.exog @ (fit.exog_pinv @ resid)
-    lagged = np.zeros((n, lags))
+    # [design | lagged auxiliary residuals], row-major as np.hstack made it.
+    k = fit.exog.shape[1]
+    regressors = np.zeros((n, k + lags))
+    regressors[:, :k] = fit.exog
     for lag in range(1, lags + 1):
-        lagged[lag:, lag - 1] = auxiliary[:-lag]
-    regressors = np.hstack([fit.exog, lagged])
+        regressors[lag:, k + lag - 1] = auxiliary[:-lag]
     coefficients = np.linalg.lstsq(regressors, auxiliary, rcond=None)[0]
-    ssr = float(np.sum((auxiliary - regressors @ coefficients) ** 2))
-    centred = auxiliary - auxiliary.mean()
+    ssr = float(((auxiliary - regressors @ coefficients) ** 2).sum())
+    centred = auxiliary - auxiliary.sum() / n  # auxiliary.mean(), without its wrapper
     lm = n * (1 - ssr / float(centred @ centred))
+    steps = resid[1:] - resid[:-1]
     return {
-        "durbin_watson": float(np.sum(np.diff(resid) ** 2) / np.sum(resid**2)),
+        "durbin_watson": float((steps**2).sum() / (resid**2).sum()),
         "breusch_godfrey_p": float(special.chdtrc(lags, lm)),
         "breusch_godfrey_lags": lags,
     }

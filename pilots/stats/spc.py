@@ -15,13 +15,21 @@ be 6, 7 or 8, and the estimate is the shift of the mean after the start. It retu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from pilots.stats.its import DUPLICATE_PERIODS, MISSING_PERIODS, Period, period_grid
+from pilots.stats.its import (
+    DUPLICATE_PERIODS,
+    MISSING_PERIODS,
+    Period,
+    pairwise_sum,
+    period_grid,
+)
 from pilots.stats.result import DataWarning, MethodEstimate
 
 # Making Data Count constants: 2.66 = 3 / d2 (d2 = 1.128 for ranges of two points);
@@ -72,10 +80,44 @@ def xmr_limits(values: Sequence[float], *, screen_outliers: bool = True) -> Limi
     As NHSRplotthedots `ptd_spc_standard` (screen_outliers = TRUE by default): moving
     ranges not below 3.267 x the mean moving range are dropped and the mean moving
     range recomputed, so one wild month does not widen the limits. Needs 2+ values.
+    Plain Python on these short series, with numpy's summation (`_mean`): numpy's
+    per-call overhead cost more than the arithmetic.
     """
-    y = np.asarray(values, dtype=float)
-    mean = float(y.mean())
-    ranges = np.abs(np.diff(y))
+    y = [float(v) for v in values]
+    if not all(map(math.isfinite, y)):
+        # Infinities and NaN: numpy's own arithmetic, with its warnings.
+        return _xmr_limits_numpy(y, screen_outliers)
+    mean = _mean(y)
+    ranges = [abs(later - earlier) for earlier, later in pairwise(y)]
+    mean_range = _mean(ranges)
+    if screen_outliers:
+        screen = MOVING_RANGE_SCREEN * mean_range
+        mean_range = _mean([r for r in ranges if r < screen])
+    return Limits(
+        mean=mean,
+        lower=mean - LIMIT * mean_range,
+        upper=mean + LIMIT * mean_range,
+        near_lower=mean - NEAR_LIMIT * mean_range,
+        near_upper=mean + NEAR_LIMIT * mean_range,
+        n_points=len(y),
+    )
+
+
+def _mean(values: list[float]) -> float:
+    """`np.mean(values)`, bit for bit; numpy itself for an empty or non-finite list.
+
+    numpy then gives NaN or an infinity with its warnings, as before.
+    """
+    if values and all(map(math.isfinite, values)):
+        return pairwise_sum(values) / len(values)
+    return float(np.mean(values))
+
+
+def _xmr_limits_numpy(y: list[float], screen_outliers: bool) -> Limits:
+    """`xmr_limits` in numpy, for series with infinite or NaN values."""
+    array = np.asarray(y, dtype=float)
+    mean = float(array.mean())
+    ranges = np.abs(np.diff(array))
     mean_range = float(ranges.mean())
     if screen_outliers:
         mean_range = float(ranges[ranges < MOVING_RANGE_SCREEN * mean_range].mean())
@@ -96,12 +138,17 @@ def trend_runs(y: Sequence[float], length: int) -> list[int]:
     (NHSRplotthedots ptd_seven_point_trend, generalised from 7). A point that ends a
     rising run and starts a falling one takes the later run's direction, as there.
     """
-    steps = np.sign(np.diff(np.asarray(y, dtype=float)))
-    out = [0] * len(y)
-    for end in range(length - 1, len(y)):
+    values = [float(v) for v in y]
+    if all(map(math.isfinite, values)):
+        steps = [(b > a) - (b < a) for a, b in pairwise(values)]
+    else:
+        # numpy's differences of infinities (NaN, with a warning) never match a direction.
+        steps = np.sign(np.diff(np.asarray(values))).tolist()
+    out = [0] * len(values)
+    for end in range(length - 1, len(values)):
         window = steps[end - length + 1 : end]
         for direction in (1, -1):
-            if np.all(window == direction):
+            if window.count(direction) == len(window):
                 for i in range(end - length + 1, end + 1):
                     out[i] = direction
     return out
@@ -113,10 +160,11 @@ def shift_runs(side: Sequence[int], length: int) -> list[int]:
     `side` is sign(value - mean); a point exactly on the mean (0) breaks the run
     (NHSRplotthedots ptd_seven_point_one_side_mean).
     """
+    side = list(side)
     out = [0] * len(side)
     for end in range(length - 1, len(side)):
         window = side[end - length + 1 : end + 1]
-        if window[0] != 0 and all(s == window[0] for s in window):
+        if window[0] != 0 and window.count(window[0]) == len(window):
             for i in range(end - length + 1, end + 1):
                 out[i] = window[0]
     return out
@@ -132,9 +180,8 @@ def two_of_three(near: Sequence[bool], side: Sequence[int]) -> list[bool]:
     """
     out = [False] * len(near)
     for i in range(len(near) - 2):
-        window = range(i, i + 3)
-        if sum(near[j] for j in window) >= 2 and abs(sum(side[j] for j in window)) == 3:
-            for j in window:
+        if sum(near[i : i + 3]) >= 2 and abs(sum(side[i : i + 3])) == 3:
+            for j in range(i, i + 3):
                 out[j] = out[j] or near[j]
     return out
 
@@ -155,7 +202,7 @@ def group_signals(
     shift_length: int,
 ) -> list[list[dict[str, str]]]:
     """The special-cause signals of each point of one rebase group, in precedence order."""
-    side = [int(np.sign(v - limits.mean)) for v in y]
+    side = [_side(v, limits.mean) for v in y]
     outside = [v > limits.upper or v < limits.lower for v in y]
     near = [
         not o and (v > limits.near_upper or v < limits.near_lower)
@@ -165,13 +212,15 @@ def group_signals(
     pairs = two_of_three(near, side)
     shifts = shift_runs(side, shift_length)
     signals: list[list[dict[str, str]]] = []
-    for i in range(len(y)):
+    for point_side, out, trend, pair, shift in zip(
+        side, outside, trends, pairs, shifts, strict=True
+    ):
         found = []
         for rule, sign in (
-            (OUTSIDE_LIMITS, side[i] if outside[i] else 0),
-            (TREND, trends[i]),
-            (TWO_OF_THREE, side[i] if pairs[i] else 0),
-            (SHIFT, shifts[i]),
+            (OUTSIDE_LIMITS, point_side if out else 0),
+            (TREND, trend),
+            (TWO_OF_THREE, point_side if pair else 0),
+            (SHIFT, shift),
         ):
             if sign:
                 found.append(
@@ -183,6 +232,18 @@ def group_signals(
                 )
         signals.append(found)
     return signals
+
+
+def _side(value: float, mean: float) -> int:
+    """sign(value - mean): +1 above, -1 below, 0 on the mean; NaN raises as int(nan) does."""
+    difference = value - mean
+    if difference > 0:
+        return 1
+    if difference < 0:
+        return -1
+    if difference == 0:
+        return 0
+    raise ValueError("cannot convert float NaN to integer")
 
 
 def assurance(target: float | None, limits: Limits, direction: str | None) -> str | None:
@@ -362,7 +423,7 @@ def xmr_chart(
     if not post_points:
         warnings.append(DataWarning(NO_POINTS_AFTER_START, {}))
         return _insufficient(n, 0, details, warnings, n_baseline)
-    post_mean = float(np.mean([p["value"] for p in post_points]))
+    post_mean = _mean([p["value"] for p in post_points])
     details["post_mean"] = post_mean
     return MethodEstimate(
         method="spc_xmr",

@@ -25,6 +25,7 @@ from pilots.stats.its import (
     fit_poisson_hac,
     interrupted_time_series,
     newey_west_lags,
+    pairwise_sum,
     period_grid,
 )
 
@@ -620,3 +621,24 @@ def test_counts_without_events_on_one_side_are_insufficient(events, side):
     assert not result.sufficient and result.estimate is None
     [warning] = [w for w in result.warnings if w.code == "no_events_in_arm"]
     assert warning.params == {"arm": side}
+
+
+# --- the fast paths give numpy's answers ----------------------------------------------
+
+
+@given(st.lists(st.floats(min_value=-1e12, max_value=1e12), max_size=300))
+def test_pairwise_sum_is_numpy_sum_to_the_bit(values):
+    assert pairwise_sum(values) == float(np.sum(np.asarray(values, dtype=float)))
+
+
+def test_repeated_grid_gives_the_same_answer_and_errors():
+    # The design of a grid is computed once and reused: a second series on the same
+    # grid is fitted as if alone, and a call that fails still fails.
+    rng = np.random.default_rng(1)
+    first = [(t, 10 + 0.2 * t + rng.normal()) for t in range(24)]
+    second = [(t, 5 - 0.1 * t + rng.normal()) for t in range(24)]
+    alone = interrupted_time_series(second, 12, harmonics=1)
+    interrupted_time_series(first, 12, harmonics=1)
+    assert interrupted_time_series(second, 12, harmonics=1) == alone
+    with pytest.raises(TypeError):
+        interrupted_time_series(second, 12, harmonics=1.0)
