@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+# The rounding steps 1, 0.1, 0.01, ... made once: making one costs as much as the
+# rounding itself. Decimal's precision (28 digits) bounds the useful ones.
+_STEPS = tuple(Decimal(10) ** -digits for digits in range(29))
+
 
 def decimal_text(value, digits: int, decimal_mark: str, group_mark: str) -> str | None:
     """`value` with `digits` decimals and the given marks, or None where Babel must
@@ -19,16 +23,15 @@ def decimal_text(value, digits: int, decimal_mark: str, group_mark: str) -> str 
         number = Decimal(str(value))
         if not number.is_finite() or digits < 0:
             return None
-        rounded = abs(number).normalize().quantize(Decimal(10) ** -digits)
+        step = _STEPS[digits] if digits < len(_STEPS) else Decimal(10) ** -digits
+        rounded = number.normalize().quantize(step)
     except (ArithmeticError, ValueError):
         return None
-    whole, _point, fraction = f"{rounded:f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        groups.append(whole[-3:])
-        whole = whole[:-3]
-    groups.append(whole)
-    text = group_mark.join(reversed(groups))
-    if digits:
-        text += decimal_mark + fraction
-    return "-" + text if number.is_signed() else text
+    if rounded.adjusted() < 3 and digits <= 6:
+        # Below 1000 there is nothing to group, and with at most six decimals str()
+        # writes plain notation (never "1E-7"): the quick way for most numbers.
+        text = str(rounded)
+        return text.replace(".", decimal_mark) if digits else text
+    # Decimal's own format groups by thousands and keeps the sign of a rounded zero.
+    whole, point, fraction = f"{rounded:,f}".partition(".")
+    return whole.replace(",", group_mark) + (decimal_mark + fraction if point else "")

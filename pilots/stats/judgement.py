@@ -250,13 +250,14 @@ def _sequential_interval(
     centre = _centre_for_normal(estimate)
     if centre is None or estimate.se is None or not estimate.se > 0 or estimate.n < 1:
         return None
+    ratio = _is_ratio(estimate)
     interval = sequential.confidence_sequence(
-        math.exp(centre) if _is_ratio(estimate) else centre,
+        math.exp(centre) if ratio else centre,
         estimate.se,
         estimate.n,
         alpha=alpha,
         tuning=tuning,
-        log_scale=_is_ratio(estimate),
+        log_scale=ratio,
     )
     return interval.low, interval.high
 
@@ -383,25 +384,21 @@ def judge(
         if centre is None or estimate.se is None
         else probability_improved(centre, estimate.se, direction=direction, prior_sd=prior_sd)
     )
-    sentences = {
-        language: summary.effect_sentence(
-            language=language,
-            metric=metric,
-            metric_name=metric_name,
-            design=design,
-            kind=_summary_kind(estimate, metric_type),
-            verdict=decided.verdict,
-            estimate=estimate.estimate,
-            low=low,
-            high=high,
-            alpha=alpha,
-            sequential=scheduled_look,
-            unit=unit,
-            below_mid=decided.below_minimal_important_difference,
-            mid=minimal_important_difference,
-        )
-        for language in summary.LOCALES
-    }
+    sentences = summary.effect_sentences(
+        metric=metric,
+        metric_name=metric_name,
+        design=design,
+        kind=_summary_kind(estimate, metric_type),
+        verdict=decided.verdict,
+        estimate=estimate.estimate,
+        low=low,
+        high=high,
+        alpha=alpha,
+        sequential=scheduled_look,
+        unit=unit,
+        below_mid=decided.below_minimal_important_difference,
+        mid=minimal_important_difference,
+    )
     return Result(
         **fields,
         probability_improved=probability,

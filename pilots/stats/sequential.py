@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 # GrowthBook's default tuning parameter is 5,000 (web-scale experiments). Pilots here
 # plan tens to a few hundred units, and the sequence is narrowest near the tuning
@@ -34,6 +35,8 @@ class SequentialInterval:
     alpha: float
 
 
+# Remembered: a pilot's alpha and tuning are the same at every look and every metric.
+@lru_cache(maxsize=256)
 def mixture_rho(alpha: float, tuning: float) -> float:
     """The mixing parameter rho that makes the sequence tightest near n = `tuning`.
 

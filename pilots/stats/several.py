@@ -22,6 +22,11 @@ from pilots.stats.result import Result
 # A balancing metric is a "possible concern" when, although its interval does not
 # yet show harm, the normal approximation puts the chance of harm at 80 % or more.
 POSSIBLE_CONCERN_PROBABILITY = 0.8
+# Added to the sentence of a secondary verdict that the Holm adjustment took back.
+_HOLM_NOTES = {
+    "nb": " (etter justering for flere sekundære mål)",
+    "en": " (after adjusting for several secondary metrics)",
+}
 
 
 def holm_adjust(
@@ -63,29 +68,23 @@ def _resummarise(result: Result, verdict: str) -> dict[str, str]:
         kind = "ratio"
     else:
         kind = "proportion" if d.get("metric_type") == "proportion" else "mean"
-    sentences = {}
-    for language in summary.LOCALES:
-        sentence = summary.effect_sentence(
-            language=language,
-            metric=result.metric,
-            metric_name=d.get("metric_name"),
-            design=result.design,
-            kind=kind,
-            verdict=verdict,
-            estimate=result.estimate,
-            low=low,
-            high=high,
-            alpha=d.get("alpha", 0.05),
-            sequential=sequential,
-            unit=d.get("unit"),
-        )
-        note = (
-            " (etter justering for flere sekundære mål)"
-            if language == "nb"
-            else " (after adjusting for several secondary metrics)"
-        )
-        sentences[language] = sentence[:-1] + note + "."
-    return sentences
+    sentences = summary.effect_sentences(
+        metric=result.metric,
+        metric_name=d.get("metric_name"),
+        design=result.design,
+        kind=kind,
+        verdict=verdict,
+        estimate=result.estimate,
+        low=low,
+        high=high,
+        alpha=d.get("alpha", 0.05),
+        sequential=sequential,
+        unit=d.get("unit"),
+    )
+    return {
+        language: sentence[:-1] + _HOLM_NOTES[language] + "."
+        for language, sentence in sentences.items()
+    }
 
 
 def review_several(results: Sequence[Result], *, alpha: float = 0.05) -> tuple[Result, ...]:

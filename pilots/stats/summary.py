@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 
 from babel.numbers import format_decimal
 
@@ -33,12 +34,46 @@ _MARKS = {"nb": (",", "\u00a0"), "en": (".", ",")}
 
 def format_number(value: float, language: str, decimals: int = 1) -> str:
     """`value` rounded to `decimals` places in the language's own notation (as Babel)."""
-    text = decimal_text(value, decimals, *_MARKS[language])
-    if text is None:
-        pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-        text = format_decimal(value, format=pattern, locale=LOCALES[language])
+    if isinstance(value, float):
+        texts = _remembered_number_texts(value, decimals)
+    else:
+        texts = _number_texts(value, decimals)
+    if texts is not None:
+        return texts[language]
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return _unsigned_zero(format_decimal(value, format=pattern, locale=LOCALES[language]))
+
+
+def _unsigned_zero(text: str) -> str:
     # "-0,0" reads as a signed effect where there is none.
     return text.lstrip("-\u2212") if text.lstrip("-\u2212").strip("0,.\u00a0") == "" else text
+
+
+def _number_texts(value, decimals: int) -> dict[str, str] | None:
+    """`value` as `format_number` writes it in each language, or None where Babel must
+    answer. Rounded once: the languages differ only in their marks."""
+    text = decimal_text(value, decimals, ".", ",")
+    if text is None:
+        return None
+    if text.startswith("-") and not text.strip("-0,."):
+        text = text[1:]  # as `_unsigned_zero`
+    return {language: _with_marks(text, *marks) for language, marks in _MARKS.items()}
+
+
+def _with_marks(text: str, decimal_mark: str, group_mark: str) -> str:
+    """A number written with Python's marks ("1,234.5") in a language's marks."""
+    if decimal_mark == "." and group_mark == ",":
+        return text
+    if "," not in text:
+        return text.replace(".", decimal_mark)
+    whole, point, fraction = text.partition(".")
+    return whole.replace(",", group_mark) + (decimal_mark + fraction if point else "")
+
+
+# A result's sentences write the same numbers in both languages, and every sentence
+# writes its interval's level: remembering the last few numbers halves the rounding.
+# Floats only, which hash; typed, so that 1.0 and np.float64(1.0) stay apart.
+_remembered_number_texts = lru_cache(maxsize=256, typed=True)(_number_texts)
 
 
 def decimals_for(
@@ -64,6 +99,7 @@ def _name(metric: str, metric_name, language: str) -> str:
     return metric_name or metric
 
 
+@lru_cache(maxsize=64, typed=True)
 def _interval_label(language: str, alpha: float, sequential: bool) -> str:
     level = format_number(100 * (1 - alpha), language, 0)
     if language == "nb":
@@ -79,53 +115,74 @@ def _with_unit(text: str, unit: str | None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def _written(value: float, decimals: int) -> dict[str, str]:
+    """`format_number` in every language at once: the rounding is the same for all."""
+    texts = _number_texts(value, decimals)
+    if texts is None:
+        return {language: format_number(value, language, decimals) for language in LOCALES}
+    return texts
+
+
+def _clause_figures(kind: str, estimate: float, low: float, high: float) -> tuple[bool, dict]:
+    """The numbers of the effect clause written in every language, and its direction.
+
+    For ratios: the per cent difference, the ratio and its interval, and whether the
+    ratio is at least 1; otherwise the size of the effect (in percentage points for
+    proportions) and its interval, and whether the effect is at least 0.
+    """
+    if kind == "ratio":
+        d = decimals_for(low, high, estimate)
+        d = max(d, 2)
+        figures = {
+            "percent": _written(abs(estimate - 1) * 100, 0),
+            "ratio": _written(estimate, d),
+            "low": _written(low, d),
+            "high": _written(high, d),
+        }
+        return estimate >= 1, figures
+    scale = 100.0 if kind == "proportion" else 1.0
+    est, lo, hi = estimate * scale, low * scale, high * scale
+    d = decimals_for(lo, hi, est, minimum=1 if kind == "proportion" else 0)
+    figures = {"amount": _written(abs(est), d), "low": _written(lo, d), "high": _written(hi, d)}
+    return est >= 0, figures
+
+
 def _effect_clause(
     *,
     language: str,
     design: str,
     kind: str,
-    estimate: float,
-    low: float,
-    high: float,
+    figures: dict,
+    up: bool,
     unit: str | None,
     interval_label: str,
 ) -> str:
     """The 'what differed and by how much' clause, with its interval in brackets."""
     nb = language == "nb"
+    low, high = figures["low"][language], figures["high"][language]
     if kind == "ratio":
-        d = decimals_for(low, high, estimate)
-        d = max(d, 2)
-        percent = format_number(abs(estimate - 1) * 100, language, 0)
-        more = estimate >= 1
+        percent = figures["percent"][language]
         bracket = (
-            f"({'forholdstall' if nb else 'ratio'} {format_number(estimate, language, d)}; "
-            f"{interval_label} {format_number(low, language, d)} {_to(language)} "
-            f"{format_number(high, language, d)})"
+            f"({'forholdstall' if nb else 'ratio'} {figures['ratio'][language]}; "
+            f"{interval_label} {low} {_to(language)} {high})"
         )
         if nb:
-            side = "høyere" if more else "lavere"
+            side = "høyere" if up else "lavere"
             return (
                 f"raten var {percent} % {side} i pilotgruppen enn i sammenligningsgruppen {bracket}"
             )
-        side = "higher" if more else "lower"
+        side = "higher" if up else "lower"
         return (
             f"the rate was {percent}% {side} in the pilot group than in the comparison group "
             f"{bracket}"
         )
 
-    scale = 100.0 if kind == "proportion" else 1.0
-    est, lo, hi = estimate * scale, low * scale, high * scale
-    d = decimals_for(lo, hi, est, minimum=1 if kind == "proportion" else 0)
-    amount = format_number(abs(est), language, d)
+    amount = figures["amount"][language]
     if kind == "proportion":
         amount = f"{amount} {'prosentpoeng' if nb else 'percentage points'}"
     else:
         amount = _with_unit(amount, unit)
-    bracket = (
-        f"({interval_label} {format_number(lo, language, d)} {_to(language)} "
-        f"{format_number(hi, language, d)})"
-    )
-    up = est >= 0
+    bracket = f"({interval_label} {low} {_to(language)} {high})"
     if design == "pre_post":
         if nb:
             return f"nivået {'steg' if up else 'falt'} med {amount} da piloten startet {bracket}"
@@ -229,6 +286,53 @@ def effect_sentence(
     `kind` is "mean", "proportion" (shown in percentage points) or "ratio" (shown as
     a per cent difference with the ratio and its interval).
     """
+    up, figures = _clause_figures(kind, estimate, low, high)
+    wording = (metric, metric_name, design, kind, verdict, alpha, sequential, unit, below_mid, mid)
+    return _sentence_in(language, figures, up, *wording)
+
+
+def effect_sentences(
+    *,
+    metric: str,
+    metric_name,
+    design: str,
+    kind: str,
+    verdict: str,
+    estimate: float,
+    low: float,
+    high: float,
+    alpha: float,
+    sequential: bool,
+    unit: str | None = None,
+    below_mid: bool = False,
+    mid: float | None = None,
+) -> dict[str, str]:
+    """`effect_sentence` in every language of `LOCALES`, language code -> sentence.
+
+    The same sentences as one `effect_sentence` call per language, with the numbers
+    rounded once for all languages (every result gets one sentence per language).
+    """
+    up, figures = _clause_figures(kind, estimate, low, high)
+    wording = (metric, metric_name, design, kind, verdict, alpha, sequential, unit, below_mid, mid)
+    return {language: _sentence_in(language, figures, up, *wording) for language in LOCALES}
+
+
+def _sentence_in(
+    language,
+    figures,
+    up,
+    metric,
+    metric_name,
+    design,
+    kind,
+    verdict,
+    alpha,
+    sequential,
+    unit,
+    below_mid,
+    mid,
+) -> str:
+    """One language's effect sentence, its numbers already written (`_clause_figures`)."""
     name = display_name(metric, metric_name, language)
     if unit is not None:
         unit = _name("", unit, language) or None
@@ -236,9 +340,8 @@ def effect_sentence(
         language=language,
         design=design,
         kind=kind,
-        estimate=estimate,
-        low=low,
-        high=high,
+        figures=figures,
+        up=up,
         unit=unit,
         interval_label=_interval_label(language, alpha, sequential),
     )
