@@ -341,8 +341,10 @@ def interrupted_time_series(
     else:
         rank = design.rank(len(design.names))
         fit = _ols_hac(design.names, design.x, design.pinv, rank, y, lags)
-    if _std(fit.resid) <= 1e-9 * max(1.0, _std(y)):
+    if _std(fit.resid) <= 1e-9 * float(np.max(np.abs(y))):
         # A series the lines fit exactly leaves no noise to measure uncertainty by.
+        # Relative to the size of the values, so the judgement does not depend on the
+        # unit they are written in (days or weeks, kroner or thousands).
         warnings.append(DataWarning(ZERO_VARIANCE, {}))
         return _insufficient(method, n, n_pre, n_post, warnings, details)
 
