@@ -5,12 +5,13 @@ and overdue flag, and accepting an idea into a pilot draft linked to its stories
 import pytest
 from sessions import DEMO_EMAIL, signed_in_client
 
-from pilots.domain import DomainError, NotFound, ideas, personal_data, stories
+from pilots.domain import DomainError, NotFound, accounts, ideas, personal_data, stories
 from pilots.domain import organisation as org
 
 NOW = "2026-05-04T09:00:00Z"
 OLA = "ola@fjordvik.example"
 PER = "per@fjordvik.example"
+AMIR = "amir@fjordvik.example"
 
 
 def user(db, email):
@@ -184,6 +185,70 @@ def test_accepting_creates_a_pilot_draft_linked_to_the_idea_and_its_stories(db):
     assert "Ventet på bolig" in pilot["idea_text"]
     trace = stories.trace(db, story["id"], kari)
     assert trace[0]["status"] == "accepted" and trace[0]["pilots"][0]["id"] == pilot["id"]
+
+
+def told(db, user_id, idea_id):
+    """The person's notifications about this idea (the demo's own are left out)."""
+    return list(
+        db.query(
+            "SELECT * FROM notification WHERE user_id = ? AND link = ? ORDER BY id",
+            [user_id, f"/ideas/{idea_id}"],
+        )
+    )
+
+
+def test_an_answer_reaches_the_authors_and_followers_but_not_the_leader(db):
+    kari, ola, amir = user(db, DEMO_EMAIL["frontline"]), user(db, OLA), user(db, AMIR)
+    ingrid = user(db, DEMO_EMAIL["leader"])
+    idea = ideas.propose_idea(db, a_draft(db, co_authors=OLA)["id"], kari, now=NOW)
+    # A co-author who stops following is still told: the idea is theirs.
+    ideas.set_follow(db, idea["id"], ola, False)
+    ideas.set_follow(db, idea["id"], amir, True)
+    ideas.set_follow(db, idea["id"], ingrid, True)
+    ideas.set_support(db, idea["id"], user(db, PER), True)
+    accounts.set_language(db, amir, "en")
+    ideas.answer_idea(
+        db,
+        idea["id"],
+        actor_id=ingrid,
+        kind="parked",
+        reason="Venter på budsjettet fra rådmann Hansen",
+        look_again_on="01.09.2026",
+        now=NOW,
+    )
+    (to_kari,) = told(db, kari, idea["id"])
+    assert to_kari["kind"] == "idea.answered" and to_kari["created_at"] == NOW
+    assert to_kari["title"] == "Svar på ideen din: «Bolig først, så resten»"
+    assert to_kari["summary"] == (
+        "Ingrid Solberg har parkert ideen og ser på den igjen 01.09.2026. "
+        "Åpne ideen for å lese begrunnelsen."
+    )
+    assert [n["title"] for n in told(db, ola, idea["id"])] == [to_kari["title"]]
+    (to_amir,) = told(db, amir, idea["id"])
+    assert to_amir["title"] == "An idea you follow has an answer: “Bolig først, så resten”"
+    assert "1 Sep 2026" in to_amir["summary"]
+    # The reason stays on the idea's page; the leader who answered and a supporter
+    # who does not follow the idea hear nothing.
+    assert all("Hansen" not in n["summary"] for n in told(db, kari, idea["id"]))
+    assert told(db, ingrid, idea["id"]) == []
+    assert told(db, user(db, PER), idea["id"]) == []
+
+
+def test_an_accepted_idea_tells_its_authors_which_team_runs_the_pilot(db):
+    kari, ingrid = user(db, DEMO_EMAIL["frontline"]), user(db, DEMO_EMAIL["leader"])
+    idea = ideas.propose_idea(db, a_draft(db)["id"], kari, now=NOW)
+    before = db["notification"].count
+    with pytest.raises(DomainError):
+        ideas.answer_idea(db, idea["id"], actor_id=user(db, PER), kind="dialogue")
+    assert db["notification"].count == before
+    ideas.answer_idea(
+        db, idea["id"], actor_id=ingrid, kind="accepted", team_id=unit(db, "bosted-forst")
+    )
+    (note,) = told(db, kari, idea["id"])
+    assert note["summary"] == (
+        "Ingrid Solberg har godtatt ideen for en pilot i Bosted først-teamet. "
+        "Åpne ideen for å følge piloten."
+    )
 
 
 # ---- web ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pilots.domain import DomainError, NotFound, audit, pilots
+from pilots.domain import DomainError, NotFound, accounts, audit, pilots
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
 
@@ -180,6 +180,215 @@ def test_a_pilot_outside_the_envelope_waits_for_a_leader(db, people, ready_draft
         pilots.update_draft(db, pilot["id"], fields, choices, people["kari"])
     _envelope(db, people, **limits)
     assert pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)["auto_approve_at"] is None
+
+
+ENVELOPE = {
+    "trust_max_days": 90,
+    "trust_max_citizens": 30,
+    "trust_max_cost": 50000,
+    "trust_excluded_risks": ["medication", "children"],
+    "trust_auto_days": 7,
+}
+PLAN = {
+    "start_date": "2026-01-01",
+    "end_date": "2026-05-01",  # 120 days
+    "citizens_involved": None,
+    "cost": 250000,
+    "risk_flags": ["physical_safety", "children", "medication"],
+}
+
+
+def test_each_limit_a_pilot_is_outside_is_named_with_its_value_and_the_limit():
+    assert pilots.envelope_breaches(PLAN, ENVELOPE) == [
+        {"limit": "days", "value": 120, "allowed": 90},
+        {"limit": "citizens", "value": None, "allowed": 30},
+        {"limit": "cost", "value": 250000, "allowed": 50000},
+        # In the order the form lists risks, not the order they were ticked.
+        {"limit": "risk", "value": "medication", "allowed": None},
+        {"limit": "risk", "value": "children", "allowed": None},
+    ]
+    assert pilots.envelope_breaches(PLAN, None) == [
+        {"limit": "envelope", "value": None, "allowed": None}
+    ]
+    inside = {**PLAN, "end_date": "2026-03-31", "citizens_involved": 30, "cost": None}
+    inside["risk_flags"] = ["physical_safety"]
+    assert pilots.envelope_breaches(inside, ENVELOPE) == []
+    # No limit set is no limit; a plan without dates is outside a limit on days.
+    open_envelope = {**ENVELOPE, "trust_max_days": None, "trust_max_citizens": None}
+    assert pilots.envelope_breaches(PLAN, open_envelope)[0]["limit"] == "cost"
+    undated = {**inside, "start_date": None, "end_date": None}
+    assert pilots.envelope_breaches(undated, ENVELOPE) == [
+        {"limit": "days", "value": None, "allowed": 90}
+    ]
+
+
+INSIDE = {"end_date": "2026-03-31", "citizens_involved": 30, "cost": None, "risk_flags": []}
+
+
+@pytest.mark.parametrize(
+    ("change", "inside"),
+    [
+        ({}, True),  # 89 days, 30 citizens, no extra cost, no risk
+        ({"end_date": "2026-04-01"}, True),  # exactly 90 days
+        ({"end_date": "2026-04-02"}, False),
+        ({"citizens_involved": 31}, False),
+        ({"citizens_involved": None}, False),
+        ({"cost": 50000}, True),
+        ({"cost": 50000.5}, False),
+        ({"risk_flags": ["legal_rights"]}, True),
+        ({"risk_flags": ["children"]}, False),
+    ],
+)
+def test_inside_the_envelope_is_having_no_breach(change, inside):
+    plan = {**PLAN, **INSIDE, **change}
+    assert pilots.inside_envelope(plan, ENVELOPE) is inside
+    assert (pilots.envelope_breaches(plan, ENVELOPE) == []) is inside
+    assert pilots.inside_envelope(plan, None) is False
+
+
+def test_the_queue_says_why_a_plan_waits_for_a_leader(db, people, ready_draft):
+    # Bosted først has no envelope at first: that is the reason.
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    (row,) = [
+        q for q in pilots.leader_queue(db, people["ingrid"], NOW) if q["id"] == ready_draft["id"]
+    ]
+    assert row["breaches"] == [{"limit": "envelope", "value": None, "allowed": None}]
+    pilots.withdraw(db, ready_draft["id"], people["kari"])
+    _envelope(db, people, trust_max_days=100, trust_max_cost=1000)
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    (row,) = [
+        q for q in pilots.leader_queue(db, people["ingrid"], NOW) if q["id"] == ready_draft["id"]
+    ]
+    assert row["breaches"] == [
+        {"limit": "days", "value": 183, "allowed": 100},
+        {"limit": "cost", "value": 50000, "allowed": 1000},
+    ]
+    # Widened after it was sent: it still waits, but no limit is named any more.
+    _envelope(db, people)
+    (row,) = [
+        q for q in pilots.leader_queue(db, people["ingrid"], NOW) if q["id"] == ready_draft["id"]
+    ]
+    assert row["breaches"] == [] and row["auto_approve_at"] is None
+
+
+def test_a_plan_counting_down_or_objected_to_names_no_breach(db, people, ready_draft):
+    _envelope(db, people)
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    # Tightened after it was sent: the countdown holds, and that is what the queue shows.
+    _envelope(db, people, trust_max_days=10)
+    queue = pilots.leader_queue(db, people["ingrid"], NOW)
+    assert [q["breaches"] for q in queue if q["id"] == ready_draft["id"]] == [[]]
+    pilots.object_to(db, ready_draft["id"], people["ingrid"], "Talk to the landlord first")
+    assert not pilots.waits_outside_envelope(pilots.get_pilot(db, ready_draft["id"]))
+
+
+# ---- notifications of a leader's decision ------------------------------------------
+
+
+def _inbox(db, user_id, *pilot_ids):
+    """The person's notifications about these pilots (the demo's own are left out)."""
+    links = [f"/pilots/{pilot_id}" for pilot_id in pilot_ids]
+    return [
+        row
+        for row in db.query("SELECT * FROM notification WHERE user_id = ? ORDER BY id", [user_id])
+        if row["link"] in links
+    ]
+
+
+def test_the_team_hears_when_its_plan_is_returned_or_approved_but_the_leader_does_not(
+    db, people, ready_draft
+):
+    org.add_role(db, people["ola"], "frontline", "bosted-forst", actor_id=None)
+    # Ingrid is on the team too, so only the rule about the decider keeps her inbox empty.
+    org.add_role(db, people["ingrid"], "frontline", "bosted-forst", actor_id=None)
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    # Submitting tells nobody on the team; the leaders see it in their queue.
+    assert _inbox(db, people["kari"], ready_draft["id"]) == []
+    pilots.return_to_team(
+        db, ready_draft["id"], people["ingrid"], "Name the landlord Hansen in the plan"
+    )
+    (returned,) = _inbox(db, people["kari"], ready_draft["id"])
+    assert returned["kind"] == "pilot.returned"
+    assert returned["title"] == "Sendt tilbake: «Bosted først»"
+    assert "Ingrid Solberg" in returned["summary"] and "versjon 1" in returned["summary"]
+    # The comment stays behind the link.
+    assert "Hansen" not in returned["title"] + returned["summary"]
+    assert returned["link"] == f"/pilots/{ready_draft['id']}"
+    assert [n["kind"] for n in _inbox(db, people["ola"], ready_draft["id"])] == ["pilot.returned"]
+    pilots.submit(db, ready_draft["id"], people["ola"], now=NOW)
+    pilots.approve(db, ready_draft["id"], people["ingrid"], 2)
+    assert [n["kind"] for n in _inbox(db, people["kari"], ready_draft["id"])] == [
+        "pilot.returned",
+        "pilot.approved",
+    ]
+    assert _inbox(db, people["ingrid"], ready_draft["id"]) == []
+    assert _inbox(db, people["per"], ready_draft["id"]) == []
+
+
+def test_an_amendment_decision_is_told_as_an_amendment(db, people, ready_draft):
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    pilots.approve(db, ready_draft["id"], people["ingrid"], 1)
+    pilot = pilots.get_pilot(db, ready_draft["id"])
+    choices = [
+        {"metric_id": m["metric_id"], "role": m["role"], "minimal_important_difference": "0,15"}
+        for m in pilot["metrics"]
+    ]
+    for number, decide in ((2, "return"), (3, "approve")):
+        pilots.propose_amendment(
+            db,
+            pilot["id"],
+            {**pilot, "end_date": f"2026-09-0{number}"},
+            choices,
+            "Later",
+            people["kari"],
+        )
+        if decide == "return":
+            pilots.return_to_team(db, pilot["id"], people["ingrid"], "Not yet", number)
+        else:
+            pilots.approve(db, pilot["id"], people["ingrid"], number)
+    kinds = [n["kind"] for n in _inbox(db, people["kari"], ready_draft["id"])]
+    assert kinds == ["pilot.approved", "pilot.amendment_returned", "pilot.amendment_approved"]
+    assert "versjon 3" in _inbox(db, people["kari"], ready_draft["id"])[-1]["summary"]
+
+
+def test_approval_by_trust_and_an_objection_reach_the_team_in_their_language(
+    db, people, ready_draft
+):
+    accounts.set_language(db, people["kari"], "en")
+    _envelope(db, people)
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    pilots.approve_due(db, NOW + timedelta(days=7))
+    (trusted,) = _inbox(db, people["kari"], ready_draft["id"])
+    assert trusted["kind"] == "pilot.approved_by_trust"
+    assert trusted["title"] == "Approved by trust: “Bosted først”"
+    assert trusted["created_at"] == "2026-03-09T08:00:00Z"
+
+    team = org.unit_by_slug(db, "bosted-forst")["id"]
+    other = pilots.create_pilot(db, team_id=team, title="Nattåpent", actor_id=people["kari"])
+    pilot = pilots.get_pilot(db, ready_draft["id"])
+    choices = [
+        {"metric_id": m["metric_id"], "role": m["role"], "minimal_important_difference": "0,15"}
+        for m in pilot["metrics"]
+    ]
+    pilots.update_draft(db, other["id"], {**pilot, "title": "Nattåpent"}, choices, people["kari"])
+    pilots.submit(db, other["id"], people["kari"], now=NOW)
+    pilots.object_to(db, other["id"], people["ingrid"], "Ask the night staff first")
+    objected = _inbox(db, people["kari"], other["id"])[-1]
+    assert objected["kind"] == "pilot.objected"
+    assert objected["title"] == "Objection: “Nattåpent”"
+    assert "night staff" not in objected["summary"]
+
+
+def test_a_refused_decision_tells_nobody(db, people, ready_draft):
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    before = db["notification"].count
+    with pytest.raises(DomainError):
+        pilots.approve(db, ready_draft["id"], people["ingrid"], 7)  # not the waiting version
+    with pytest.raises(NotFound):
+        pilots.return_to_team(db, ready_draft["id"], people["per"], "No")
+    with pytest.raises(DomainError):
+        pilots.object_to(db, ready_draft["id"], people["ingrid"], "No")  # nothing counts down
+    assert db["notification"].count == before
 
 
 def test_an_amendment_is_a_new_version_and_a_dropped_metric_stays_marked(db, people, ready_draft):

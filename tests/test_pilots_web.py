@@ -193,3 +193,70 @@ def test_leader_queue_and_trust_envelope(app, db, kari, ingrid):
     per = Auth(app.test_client())
     per.login("per@fjordvik.example")
     assert per.client.get(f"/pilots/trust/{unit}").status_code == 404
+
+
+def test_the_queue_and_the_pilot_page_say_which_trust_limit_a_plan_is_outside(
+    app, db, kari, ingrid
+):
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    plan = {**PLAN, "metric_id-0": _metric_id(db, "housed")}
+    kari.post(f"/pilots/{pilot_id}/edit", {**plan, "cost": "62500,5", "risk_flags": "children"})
+    kari.post(f"/pilots/{pilot_id}/submit")
+    # Nothing is set above Bosted først-teamet in the demo.
+    no_envelope = "No trust limits are set for this team or the units above it."
+    assert no_envelope in ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert no_envelope in ingrid.client.get("/pilots/queue", headers=EN).text
+    kari.post(f"/pilots/{pilot_id}/withdraw")
+    unit = org.unit_by_slug(db, "sosialtjenesten")["id"]
+    ingrid.post(
+        f"/pilots/trust/{unit}",
+        {
+            "trust_auto_days": "7",
+            "trust_max_days": "100",
+            "trust_max_citizens": "10",
+            "trust_max_cost": "1000",
+            "trust_excluded_risks": "children",
+        },
+    )
+    kari.post(f"/pilots/{pilot_id}/submit")
+    english = [
+        "Runs 183 days; the trust limits allow at most 100.",
+        "Involves 20 citizens; the trust limits allow at most 10.",
+        "Extra cost NOK 62,500.50; the trust limits allow at most NOK 1,000.",
+        "The risk “Involves children” is excluded by the trust limits: it always needs a leader.",
+    ]
+    norwegian = [
+        "Varer i 183 dager; tillitsrammen tillater høyst 100.",
+        "Gjelder 20 innbyggere; tillitsrammen tillater høyst 10.",
+        "Ekstra kostnad 62\xa0500,50 kr; tillitsrammen tillater høyst 1\xa0000 kr.",
+        "Risikoen «Gjelder barn» er unntatt fra tillitsrammen: den krever alltid en leders "
+        "beslutning.",
+    ]
+    queue = ingrid.client.get("/pilots/queue", headers=EN).text
+    assert all(f"<li>{reason}</li>" in queue for reason in english), queue
+    assert no_envelope not in queue.split("Bosted først")[1].split("</tr>")[0]
+    page = kari.client.get(f"/pilots/{pilot_id}", headers={"Accept-Language": "nb"}).text
+    assert "Derfor må en leder ta stilling:" in page
+    assert all(f"<li>{reason}</li>" in page for reason in norwegian), page
+    # A plan inside the limits counts down instead, and names no limit.
+    ingrid.post(f"/pilots/trust/{unit}", {"trust_auto_days": "7"})
+    kari.post(f"/pilots/{pilot_id}/withdraw")
+    kari.post(f"/pilots/{pilot_id}/submit")
+    page = kari.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert "approved automatically on" in page and english[0] not in page
+    assert "Why a leader must decide:" not in page
+
+
+def test_the_team_finds_the_leaders_decision_in_its_inbox(app, db, kari, ingrid):
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "metric_id-0": _metric_id(db, "housed")})
+    kari.post(f"/pilots/{pilot_id}/submit")
+    ingrid.post(
+        f"/pilots/{pilot_id}/return", {"comment": "Beskriv sammenligningen bedre", "version": 1}
+    )
+    inbox = kari.client.get("/notifications", headers={"Accept-Language": "nb"}).text
+    assert "Sendt tilbake: «Bosted først»" in inbox
+    assert "Beskriv sammenligningen" not in inbox
+    assert "Sendt tilbake" not in ingrid.client.get("/notifications").text

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from pilots.db import utc_now
-from pilots.domain import DomainError, NotFound, audit, personal_data
+from pilots.domain import DomainError, NotFound, audit, notifications, personal_data
 from pilots.domain import organisation as org
 from pilots.domain.stories import (
     author_units,
@@ -485,7 +485,45 @@ def answer_idea(
             reason=reason or None,
             at=at,
         )
+        _tell_of_answer(db, idea, actor_id, kind, team_id if pilot_id else None, look_again, at)
     return get_idea(db, idea_id, actor_id)
+
+
+def _tell_of_answer(db, idea: dict, actor_id: int, kind: str, team_id, look_again, at) -> None:
+    """Tell the idea's authors, and the people following it, that it has an answer.
+
+    Ideas belong to their authors (the proposer and co-authors), not to a team, so
+    they are told; following an idea is how anyone else asks to hear of its answer
+    (authors follow their own from the moment they propose). The leader who answered
+    is not told. The reason itself stays on the idea's page, behind the link.
+    """
+    authors = {author["id"] for author in idea["authors"]} - {actor_id}
+    followers = (
+        {
+            row["user_id"]
+            for row in db.query("SELECT user_id FROM idea_follow WHERE idea_id = ?", [idea["id"]])
+        }
+        - authors
+        - {actor_id}
+    )
+    actor = next(db.query("SELECT name FROM users WHERE id = ?", [actor_id]))["name"]
+    team = org.get_unit(db, int(team_id))["name"] if team_id else ""
+    for people, title in (
+        (authors, "idea.answered.author"),
+        (followers, "idea.answered.follower"),
+    ):
+        notifications.tell(
+            db,
+            people,
+            kind="idea.answered",
+            texts=(title, f"idea.{kind}"),
+            link=f"/ideas/{idea['id']}",
+            now=at,
+            title=idea["title"],
+            actor=actor,
+            team=team,
+            day=look_again or "",
+        )
 
 
 def _create_pilot(db, idea: dict, team_id, actor_id: int) -> int:

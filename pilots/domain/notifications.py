@@ -11,13 +11,22 @@ otherwise keeps it in the outbox that admins see. The `digest` table's UNIQUE
 (user, period) key is the claim, so two runs, or a rerun, send a digest once.
 The text is written here in the person's language (nb or en), as the statistics
 engine writes its summaries, so the job runs without a web request.
+
+`tell(db, people, ...)` is the same for the answers frontline staff wait for: an
+idea answered, a pilot approved (by a leader or by trust), returned or objected to.
+The domain function that makes the change calls it inside its own unit of work, so
+the notification exists exactly when the change does. Its words are written once,
+in each recipient's language, from `_EVENT_WORDS`: titles, names and version
+numbers only, never the leader's reason, comment or objection (the link leads there).
 """
 
 from __future__ import annotations
 
 import smtplib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+
+from babel.dates import format_date
 
 from pilots.db import to_utc_text
 from pilots.domain import DomainError, NotFound, audit
@@ -76,6 +85,139 @@ def notify(db, user_id: int, kind: str, title: str, link: str, summary: str, now
            VALUES (?, ?, ?, ?, ?, ?)""",
         (user_id, kind, title[:200], link, summary[:500], now),
     ).lastrowid
+
+
+# What happened to a person's idea or pilot: a title and a one-line summary per event,
+# in each language. The values filled in are titles, names, numbers and dates; the
+# reasons and comments themselves stay behind the link.
+_EVENT_WORDS = {
+    "nb": {
+        "idea.answered.author": "Svar på ideen din: «{title}»",
+        "idea.answered.follower": "Svar på en idé du følger: «{title}»",
+        "idea.dialogue": "{actor} har svart: i dialog. Åpne ideen for å lese svaret.",
+        "idea.accepted": (
+            "{actor} har godtatt ideen for en pilot i {team}. Åpne ideen for å følge piloten."
+        ),
+        "idea.parked": (
+            "{actor} har parkert ideen og ser på den igjen {day}. "
+            "Åpne ideen for å lese begrunnelsen."
+        ),
+        "idea.declined": "{actor} har avslått ideen. Åpne ideen for å lese begrunnelsen.",
+        "pilot.approved.title": "Godkjent: «{title}»",
+        "pilot.approved": (
+            "{actor} har godkjent versjon {version} av planen. Teamet kan starte piloten."
+        ),
+        "pilot.approved_by_trust.title": "Godkjent på tillit: «{title}»",
+        "pilot.approved_by_trust": (
+            "Versjon {version} av planen var innenfor tillitsrammen, og ingen leder hadde "
+            "innsigelser. Teamet kan starte piloten."
+        ),
+        "pilot.amendment_approved.title": "Endringssøknad godkjent: «{title}»",
+        "pilot.amendment_approved": (
+            "{actor} har godkjent endringssøknaden (versjon {version}). "
+            "Piloten følger nå den nye planen."
+        ),
+        "pilot.returned.title": "Sendt tilbake: «{title}»",
+        "pilot.returned": (
+            "{actor} har sendt versjon {version} av planen tilbake til teamet med kommentarer. "
+            "Åpne piloten for å lese dem."
+        ),
+        "pilot.amendment_returned.title": "Endringssøknad sendt tilbake: «{title}»",
+        "pilot.amendment_returned": (
+            "{actor} har sendt endringssøknaden (versjon {version}) tilbake med kommentarer. "
+            "Den godkjente planen gjelder fortsatt."
+        ),
+        "pilot.objected.title": "Innsigelse: «{title}»",
+        "pilot.objected": (
+            "{actor} har innsigelser mot automatisk godkjenning, så planen venter på en "
+            "leders beslutning. Åpne piloten for å lese innsigelsen."
+        ),
+    },
+    "en": {
+        "idea.answered.author": "Your idea has an answer: “{title}”",
+        "idea.answered.follower": "An idea you follow has an answer: “{title}”",
+        "idea.dialogue": "{actor} answered: in dialogue. Open the idea to read the answer.",
+        "idea.accepted": (
+            "{actor} accepted the idea for a pilot in {team}. Open the idea to follow the pilot."
+        ),
+        "idea.parked": (
+            "{actor} parked the idea, to look at it again on {day}. Open the idea to read why."
+        ),
+        "idea.declined": "{actor} declined the idea. Open the idea to read why.",
+        "pilot.approved.title": "Approved: “{title}”",
+        "pilot.approved": (
+            "{actor} approved version {version} of the plan. The team can start the pilot."
+        ),
+        "pilot.approved_by_trust.title": "Approved by trust: “{title}”",
+        "pilot.approved_by_trust": (
+            "Version {version} of the plan was inside the trust limits and no leader "
+            "objected. The team can start the pilot."
+        ),
+        "pilot.amendment_approved.title": "Amendment approved: “{title}”",
+        "pilot.amendment_approved": (
+            "{actor} approved the amendment (version {version}). "
+            "The pilot now follows the new plan."
+        ),
+        "pilot.returned.title": "Returned: “{title}”",
+        "pilot.returned": (
+            "{actor} returned version {version} of the plan to the team with comments. "
+            "Open the pilot to read them."
+        ),
+        "pilot.amendment_returned.title": "Amendment returned: “{title}”",
+        "pilot.amendment_returned": (
+            "{actor} returned the amendment (version {version}) with comments. "
+            "The approved plan still holds."
+        ),
+        "pilot.objected.title": "Objection: “{title}”",
+        "pilot.objected": (
+            "{actor} objected to automatic approval, so the plan waits for a leader's "
+            "decision. Open the pilot to read the objection."
+        ),
+    },
+}
+
+
+def _day_in(language: str, day: str) -> str:
+    """An ISO date as the app shows it: 26.11.2026 in Norwegian, 26 Nov 2026 in English."""
+    value = date.fromisoformat(day[:10])
+    if language == "nb":
+        return value.strftime("%d.%m.%Y")
+    return format_date(value, "d MMM y", locale="en")
+
+
+def tell(db, user_ids, *, kind: str, texts: tuple[str, str], link: str, now: str, **values) -> int:
+    """Notify each of these people of one event, in their own language; returns how many.
+
+    `texts` names the title and the summary in `_EVENT_WORDS`, filled from `values` (a `day`
+    is an ISO date, written as the language writes dates). People no longer active
+    are left out. Call it inside the unit of work that made the change.
+    """
+    ids = sorted({int(i) for i in user_ids if i is not None})
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    people = list(
+        db.query(
+            f"SELECT id, language FROM users WHERE active = 1 AND id IN ({marks}) ORDER BY id",  # noqa: S608
+            ids,
+        )
+    )
+    for person in people:
+        language = person["language"] if person["language"] in _EVENT_WORDS else "nb"
+        words = _EVENT_WORDS[language]
+        filled = dict(values)
+        if filled.get("day"):
+            filled["day"] = _day_in(language, filled["day"])
+        notify(
+            db,
+            person["id"],
+            kind,
+            words[texts[0]].format(**filled),
+            link,
+            words[texts[1]].format(**filled),
+            now,
+        )
+    return len(people)
 
 
 def unread_count(db, user_id: int) -> int:

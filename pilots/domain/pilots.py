@@ -6,7 +6,10 @@ numbered version with a hash; a leader of the team's unit approves that version
 (nobody approves their own pilot), or the unit's trust envelope approves it after
 N days unless a leader objects in writing. After approval the plan changes only by
 an amendment: a reason, a diff, and a new approval. Every state change writes one
-audit event in the same unit of work.
+audit event in the same unit of work; a decision on a plan (approved by a leader or by
+trust, returned, objected to) also puts a notification in the team's inboxes there.
+`envelope_breaches` names each trust limit a plan is outside, so leaders and the team
+see why it waits for a leader.
 """
 
 from __future__ import annotations
@@ -613,21 +616,50 @@ def trust_envelope(db, team_id: int) -> dict | None:
     return None
 
 
+def envelope_breaches(pilot: dict, envelope: dict | None) -> list[dict]:
+    """Each trust limit the pilot falls outside, with its figure and the limit; [] inside.
+
+    A breach is `{"limit": ..., "value": ..., "allowed": ...}`: `limit` is "envelope"
+    (no envelope on the team or above it), "days", "citizens", "cost" or "risk" (then
+    `value` is the excluded risk flag). A size the plan does not give is outside, with
+    `value` None. The web layer words each one in the reader's language.
+    """
+    if envelope is None:
+        return [{"limit": "envelope", "value": None, "allowed": None}]
+    days = None
+    if pilot.get("start_date") and pilot.get("end_date"):
+        days = (
+            date.fromisoformat(pilot["end_date"]) - date.fromisoformat(pilot["start_date"])
+        ).days
+    breaches = []
+    for limit, value, allowed in (
+        ("days", days, envelope["trust_max_days"]),
+        ("citizens", pilot.get("citizens_involved"), envelope["trust_max_citizens"]),
+        # The form says "leave empty if none": no extra cost is a cost of 0.
+        ("cost", pilot.get("cost") or 0, envelope["trust_max_cost"]),
+    ):
+        if allowed is not None and (value is None or value > allowed):
+            breaches.append({"limit": limit, "value": value, "allowed": allowed})
+    excluded = set(pilot.get("risk_flags") or []) & set(envelope["trust_excluded_risks"])
+    order = {flag: position for position, flag in enumerate(RISK_FLAGS)}
+    for flag in sorted(excluded, key=lambda f: (order.get(f, len(order)), f)):
+        breaches.append({"limit": "risk", "value": flag, "allowed": None})
+    return breaches
+
+
 def inside_envelope(pilot: dict, envelope: dict | None) -> bool:
     """Whether the pilot stays inside the envelope; unknown sizes count as outside."""
-    if envelope is None:
-        return False
-    days = (date.fromisoformat(pilot["end_date"]) - date.fromisoformat(pilot["start_date"])).days
-    limits = (
-        (envelope["trust_max_days"], days),
-        (envelope["trust_max_citizens"], pilot.get("citizens_involved")),
-        # The form says "leave empty if none": no extra cost is a cost of 0.
-        (envelope["trust_max_cost"], pilot.get("cost") or 0),
+    return not envelope_breaches(pilot, envelope)
+
+
+def waits_outside_envelope(pilot: dict) -> bool:
+    """A first plan that waits for a leader because it was outside the trust envelope
+    when it was sent (not counting down, and not stopped by an objection)."""
+    return (
+        pilot["status"] == "submitted"
+        and not pilot["auto_approve_at"]
+        and not pilot.get("objection")
     )
-    for limit, value in limits:
-        if limit is not None and (value is None or value > limit):
-            return False
-    return not set(pilot.get("risk_flags") or []) & set(envelope["trust_excluded_risks"])
 
 
 def set_trust_envelope(db, unit_id: int, fields: dict, leader_id: int) -> dict:
@@ -765,6 +797,34 @@ def _check_approver(db, pilot: dict, leader_id: int) -> None:
         raise DomainError("Nobody approves their own pilot.", "approver")
 
 
+def _tell_team(db, pilot: dict, version: dict, actor_id: int | None, event: str, now: str):
+    """Tell the team of a leader's (or trust's) decision on their plan, in the caller's
+    unit of work: the team's members, whoever created the pilot and whoever proposed
+    this version, but not the person who decided."""
+    from pilots.domain import notifications  # late: notifications reads results, which reads us
+
+    people = {
+        row["user_id"]
+        for row in db.query(
+            "SELECT user_id FROM role WHERE role = 'frontline' AND unit_id = ?", [pilot["team_id"]]
+        )
+    }
+    people |= {pilot["created_by"], version["proposed_by"]}
+    people.discard(actor_id)
+    actor = next(db.query("SELECT name FROM users WHERE id = ?", [actor_id]), None)
+    notifications.tell(
+        db,
+        people,
+        kind=event,
+        texts=(f"{event}.title", event),
+        link=f"/pilots/{pilot['id']}",
+        now=now,
+        title=pilot["title"],
+        actor=actor["name"] if actor else "",
+        version=version["number"],
+    )
+
+
 def approve(
     db,
     pilot_id: int,
@@ -814,6 +874,11 @@ def approve(
             at=now_text,
             role="system" if automatic else "leader",
         )
+        if amendment:
+            event = "pilot.amendment_approved"
+        else:
+            event = "pilot.approved_by_trust" if automatic else "pilot.approved"
+        _tell_team(db, pilot, version, leader_id, event, now_text)
     return get_pilot(db, pilot_id)
 
 
@@ -847,6 +912,8 @@ def return_to_team(
             at=now,
             role="leader",
         )
+        event = "pilot.returned" if pilot["status"] == "submitted" else "pilot.amendment_returned"
+        _tell_team(db, pilot, version, leader_id, event, now)
     return get_pilot(db, pilot_id)
 
 
@@ -866,6 +933,7 @@ def object_to(db, pilot_id: int, leader_id: int, objection: str) -> dict:
             pilot_id, {"auto_approve_at": None, "objection": objection, "updated_at": now}
         )
         _event(db, leader_id, "pilot.object", pilot_id, reason=objection, at=now, role="leader")
+        _tell_team(db, pilot, _latest_version(db, pilot_id), leader_id, "pilot.objected", now)
     return get_pilot(db, pilot_id)
 
 
@@ -1098,6 +1166,7 @@ def leader_queue(db, leader_id: int, now: datetime) -> list[dict]:
             {"leader": leader_id},
         )
     )
+    envelopes: dict[int, dict | None] = {}
     for row in rows:
         row["is_amendment"] = row["status"] != "submitted"
         row["own"] = row["created_by"] == leader_id
@@ -1105,6 +1174,14 @@ def leader_queue(db, leader_id: int, now: datetime) -> list[dict]:
         if row["auto_approve_at"]:
             remaining = from_utc_text(row["auto_approve_at"]) - now.astimezone(UTC)
             row["days_left"] = max(0, remaining.days + (1 if remaining.seconds else 0))
+        # Why a first plan waits for a leader: the limits it is outside of now. Empty when
+        # the envelope was widened after it was sent (it is not approved by trust then).
+        row["breaches"] = []
+        if waits_outside_envelope(row):
+            if row["team_id"] not in envelopes:
+                envelopes[row["team_id"]] = trust_envelope(db, row["team_id"])
+            plan = {**row, "risk_flags": json.loads(row["risk_flags"] or "[]")}
+            row["breaches"] = envelope_breaches(plan, envelopes[row["team_id"]])
     return rows
 
 

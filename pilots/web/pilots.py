@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from pilots.domain import DomainError, NotFound
@@ -21,6 +22,7 @@ from pilots.domain import pilots as domain
 from pilots.domain.planning import planning_advice
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow
+from pilots.web.i18n import format_number, label
 from pilots.web.pages import Paging, found, id_arg, page, page_number, see_other, translated
 from pilots.web.results import section_context as results_section
 
@@ -119,6 +121,12 @@ def detail(pilot_id: int):
     leader = domain.leads(db, current_user.id, pilot["team_id"])
     history = domain.versions(db, pilot_id)
     waiting = history[0] if history and history[0]["state"] == "proposed" else None
+    outside = domain.waits_outside_envelope(pilot)
+    breaches = (
+        domain.envelope_breaches(pilot, domain.trust_envelope(db, pilot["team_id"]))
+        if outside
+        else []
+    )
     return page(
         "pilots/detail.html",
         pilot=pilot,
@@ -126,6 +134,8 @@ def detail(pilot_id: int):
         leader=leader,
         versions=history,
         waiting=waiting,
+        outside_envelope=outside,
+        envelope_reasons=envelope_reasons(breaches),
         cycles=domain.cycles(db, pilot_id),
         timeline=domain.timeline(db, pilot_id),
         missing=domain.missing_for_submission(pilot) if pilot["status"] == "draft" else [],
@@ -349,15 +359,82 @@ def planning():
 # ---- for leaders -------------------------------------------------------------------
 
 
+def _amount(value) -> str:
+    return format_number(value, 0 if float(value).is_integer() else 2)
+
+
+def envelope_reasons(breaches: list[dict]) -> list[str]:
+    """Each trust limit a pilot is outside (`domain.envelope_breaches`), as a sentence."""
+    reasons = []
+    for breach in breaches:
+        kind, value, allowed = breach["limit"], breach["value"], breach["allowed"]
+        if kind == "envelope":
+            reasons.append(_("No trust limits are set for this team or the units above it."))
+        elif kind == "days" and value is None:
+            reasons.append(
+                _(
+                    "Start and end dates are not given; the trust limits allow at most "
+                    "%(limit)s days.",
+                    limit=_amount(allowed),
+                )
+            )
+        elif kind == "days":
+            reasons.append(
+                ngettext(
+                    "Runs %(days)s day; the trust limits allow at most %(limit)s.",
+                    "Runs %(days)s days; the trust limits allow at most %(limit)s.",
+                    value,
+                    days=_amount(value),
+                    limit=_amount(allowed),
+                )
+            )
+        elif kind == "citizens" and value is None:
+            reasons.append(
+                _(
+                    "The number of citizens is not given; the trust limits allow at most "
+                    "%(limit)s.",
+                    limit=_amount(allowed),
+                )
+            )
+        elif kind == "citizens":
+            reasons.append(
+                ngettext(
+                    "Involves %(citizens)s citizen; the trust limits allow at most %(limit)s.",
+                    "Involves %(citizens)s citizens; the trust limits allow at most %(limit)s.",
+                    value,
+                    citizens=_amount(value),
+                    limit=_amount(allowed),
+                )
+            )
+        elif kind == "cost":
+            reasons.append(
+                _(
+                    "Extra cost NOK %(cost)s; the trust limits allow at most NOK %(limit)s.",
+                    cost=_amount(value),
+                    limit=_amount(allowed),
+                )
+            )
+        elif kind == "risk":
+            reasons.append(
+                _(
+                    "The risk “%(risk)s” is excluded by the trust limits: it always needs a "
+                    "leader.",
+                    risk=label("risk", value),
+                )
+            )
+    return reasons
+
+
 @bp.route("/queue")
 @allow("leader")
 def queue():
     """Plans waiting for this leader, with the trust-by-default countdown."""
     db = get_db()
     led = [u for u in org.unit_tree(db) if u["id"] in current_user.unit_ids("leader")]
-    return page(
-        "pilots/queue.html", waiting=domain.leader_queue(db, current_user.id, _now()), units=led
-    )
+    waiting = domain.leader_queue(db, current_user.id, _now())
+    for item in waiting:
+        item["reasons"] = envelope_reasons(item["breaches"])
+    return page("pilots/queue.html", waiting=waiting, units=led)
 
 
 @bp.route("/trust/<int:unit_id>")
