@@ -637,11 +637,14 @@ def leader_portfolio(db):
 
 @migrations(name="0630_data_revisions")
 def data_revisions(db):
-    # A pilot's data revision counts every insert, update and delete of its observations,
-    # whoever makes it (triggers, like change_count). A scheduled look remembers what its
-    # reading of the data found (`data_read`: the revision, the cut-off and each metric's
-    # data hash); the next look at the same revision, with no observation between the two
-    # cut-offs, knows the data hashes without reading the rows again (pilots.evaluation).
+    # Whether a pilot's observations changed since a look read them, told without
+    # reading them: a new row raises the pilot's row count, and triggers count every
+    # update and delete, whoever makes it (a revision, like change_count). Inserts get
+    # no trigger, so an import of new rows pays nothing for this. A look remembers what
+    # its reading found (`data_read`: the revision, the row count, the cut-off and each
+    # metric's data hash); the next look with the same revision and row count, and no
+    # observation between the two cut-offs, knows the data hashes without reading the
+    # rows again (pilots.evaluation.inputs.known_data).
     db.execute(
         """
         CREATE TABLE observation_revision (
@@ -649,11 +652,7 @@ def data_revisions(db):
             revision INTEGER NOT NULL
         ) WITHOUT ROWID"""
     )
-    db.execute(
-        """INSERT INTO observation_revision (pilot_id, revision)
-           SELECT pilot_id, count(*) FROM observation GROUP BY pilot_id"""
-    )
-    for event, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
+    for event, row in (("update", "NEW"), ("delete", "OLD")):
         db.execute(
             f"""CREATE TRIGGER observation_{event}_revised AFTER {event.upper()} ON observation
                 BEGIN
@@ -667,6 +666,7 @@ def data_revisions(db):
         CREATE TABLE data_read (
             pilot_id INTEGER PRIMARY KEY REFERENCES pilot(id) ON DELETE CASCADE,
             revision INTEGER NOT NULL,
+            row_count INTEGER NOT NULL,
             cutoff TEXT NOT NULL,
             reading TEXT NOT NULL,
             hashes TEXT NOT NULL

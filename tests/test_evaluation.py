@@ -41,7 +41,7 @@ from pilots.evaluation.cadence import (
     evaluate_due,
     next_look,
 )
-from pilots.evaluation.inputs import from_rows, read_inputs
+from pilots.evaluation.inputs import data_state, from_rows, read_inputs
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
 from pilots.evaluation.service import cutoff_for, prepare_look
 from pilots.stats.did import difference_in_differences
@@ -331,26 +331,37 @@ def test_rows_stored_ahead_are_read_once_the_cut_off_passes_them(db):
     assert _stored_hashes(db, pilot_id, date(2026, 9, 16)) == _stored_hashes(db, pilot_id, early)
 
 
-def test_the_data_revision_counts_every_write_and_the_import_counts_stay_true(db):
+def test_the_data_state_changes_with_every_write_and_the_import_counts_stay_true(db):
     pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
+    states = [data_state(db.conn, pilot_id)]
+    rows = len(records_for(ADMISSION))
+    assert states[0][1] == rows  # (revision, rows)
 
-    def revision():
-        row = next(
-            db.query("SELECT revision FROM observation_revision WHERE pilot_id = ?", [pilot_id]),
-            None,
-        )
-        return row["revision"] if row else 0
-
-    before = revision()
     changed = [dict(r, value=r["value"] + 1) for r in records_for(ADMISSION)[:3]]
     result = import_records(db, pilot_id, changed, actor_id=None, source="api")
-    assert (result["inserted"], result["updated"]) == (0, 3) and revision() == before + 3
+    assert (result["inserted"], result["updated"]) == (0, 3)
+    states.append(data_state(db.conn, pilot_id))
+    assert states[-1] == (states[0][0] + 3, rows)  # three updates, as many revisions
+
     added = [dict(changed[0], period="2026-11-01")]
     result = import_records(db, pilot_id, added, actor_id=None, source="api")
-    assert (result["inserted"], result["updated"]) == (1, 0) and revision() == before + 4
-    with db.atomic():
-        db.execute("DELETE FROM observation WHERE pilot_id = ?", [pilot_id])
-    assert revision() == before + 4 + len(records_for(ADMISSION)) + 1
+    assert (result["inserted"], result["updated"]) == (1, 0)
+    states.append(data_state(db.conn, pilot_id))
+    assert states[-1] == (states[-2][0], rows + 1)  # an insert: one row more
+
+    with db.atomic():  # one row out, another in: the same count, a new revision
+        db.execute(
+            "DELETE FROM observation WHERE pilot_id = ? AND period = '2026-11-01'", [pilot_id]
+        )
+        db.execute(
+            """INSERT INTO observation (pilot_id, metric_id, period, arm, unit, value,
+               created_at, updated_at) SELECT pilot_id, metric_id, '2026-12-01', arm, unit,
+               value, created_at, updated_at FROM observation WHERE pilot_id = ? LIMIT 1""",
+            [pilot_id],
+        )
+    states.append(data_state(db.conn, pilot_id))
+    assert states[-1] == (states[-2][0] + 1, rows + 1)
+    assert len(set(states)) == len(states)
 
 
 def _stored_rows(db) -> list[tuple]:

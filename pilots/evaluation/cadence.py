@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from pilots.db import connect
+from pilots.evaluation.inputs import data_state
 from pilots.evaluation.service import Look, prepare_look, store_look
 
 DUE_STATUSES = ("approved", "running")
@@ -236,10 +237,7 @@ def store_prepared(db, pilot_id: int, prepared, today: date, now: datetime) -> i
 
 def _still_current(db, look: Look) -> bool:
     """Whether the pilot's data are still as the worker read them."""
-    row = db.conn.execute(
-        "SELECT revision FROM observation_revision WHERE pilot_id = ?", (look.plan.pilot_id,)
-    ).fetchone()
-    return (row[0] if row else 0) == look.known.revision
+    return data_state(db.conn, look.plan.pilot_id) == look.known.state
 
 
 @contextmanager

@@ -292,11 +292,22 @@ def _did_sums(db, plan: FrozenPlan, metric: MetricPlan, periods: list[str]) -> l
 
 @dataclass(frozen=True)
 class KnownData:
-    """The pilot's data revision now, and its metrics' data hashes when they are known
-    without reading: `hashes` (metric id -> hash) is None when the rows must be read."""
+    """The pilot's data state now (see `data_state`), and its metrics' data hashes when
+    they are known without reading: `hashes` (metric id -> hash), else None."""
 
-    revision: int
+    state: tuple[int, int]
     hashes: dict[int, str] | None
+
+
+_STATE = """SELECT (SELECT revision FROM observation_revision WHERE pilot_id = :pilot),
+                   (SELECT count(*) FROM observation WHERE pilot_id = :pilot)"""
+
+
+def data_state(conn, pilot_id: int) -> tuple[int, int]:
+    """(revision, rows) of the pilot's observations: updates and deletes raise the
+    revision (triggers), inserts the row count, so any write changes the pair."""
+    revision, rows = conn.execute(_STATE, {"pilot": pilot_id}).fetchone()
+    return revision or 0, rows
 
 
 def _reading(plan: FrozenPlan) -> str:
@@ -308,26 +319,23 @@ def _reading(plan: FrozenPlan) -> str:
 def known_data(db, plan: FrozenPlan, cutoff: date) -> KnownData:
     """The data hashes the last reading found, when they still hold.
 
-    They hold when no observation of the pilot was written since (the same revision),
-    the reading is the same (design, start, metrics and their types), and no
-    observation lies between that reading's cut-off and this one. The revision is read
+    They hold when no observation of the pilot was written since (the same data
+    state), the reading is the same (design, start, metrics and their types), and no
+    observation lies between that reading's cut-off and this one. The state is read
     first, so data written while a look reads can only make the next look read again.
     """
     conn = db.conn
-    found = conn.execute(
-        "SELECT revision FROM observation_revision WHERE pilot_id = ?", (plan.pilot_id,)
-    ).fetchone()
-    revision = found[0] if found else 0
+    state = data_state(conn, plan.pilot_id)
     last = conn.execute(
-        "SELECT revision, cutoff, reading, hashes FROM data_read WHERE pilot_id = ?",
+        "SELECT revision, row_count, cutoff, reading, hashes FROM data_read WHERE pilot_id = ?",
         (plan.pilot_id,),
     ).fetchone()
-    if last is None or last[0] != revision or last[2] != _reading(plan):
-        return KnownData(revision, None)
-    low, high = sorted((last[1], cutoff.isoformat()))
+    if last is None or tuple(last[:2]) != state or last[3] != _reading(plan):
+        return KnownData(state, None)
+    low, high = sorted((last[2], cutoff.isoformat()))
     if low != high and _rows_between(conn, plan, low, high):
-        return KnownData(revision, None)
-    return KnownData(revision, {int(k): v for k, v in json.loads(last[3]).items()})
+        return KnownData(state, None)
+    return KnownData(state, {int(k): v for k, v in json.loads(last[4]).items()})
 
 
 def _rows_between(conn, plan: FrozenPlan, low: str, high: str) -> bool:
@@ -347,13 +355,14 @@ def remember_reading(
 ) -> None:
     """Keep what a reading of the rows found, for the next look (see `known_data`)."""
     db.conn.execute(
-        """INSERT INTO data_read (pilot_id, revision, cutoff, reading, hashes)
-           VALUES (?, ?, ?, ?, ?)
+        """INSERT INTO data_read (pilot_id, revision, row_count, cutoff, reading, hashes)
+           VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (pilot_id) DO UPDATE SET revision = excluded.revision,
-               cutoff = excluded.cutoff, reading = excluded.reading, hashes = excluded.hashes""",
+               row_count = excluded.row_count, cutoff = excluded.cutoff,
+               reading = excluded.reading, hashes = excluded.hashes""",
         (
             plan.pilot_id,
-            known.revision,
+            *known.state,
             cutoff.isoformat(),
             _reading(plan),
             json.dumps({str(k): v for k, v in sorted(hashes.items())}),
@@ -432,6 +441,7 @@ __all__ = [
     "KnownData",
     "MetricInputs",
     "Side",
+    "data_state",
     "first_period",
     "from_rows",
     "known_data",
