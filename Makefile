@@ -50,7 +50,7 @@ format: install
 ## Re-extract messages after changing user-facing text, then translate pilots/translations/nb.
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k DomainError -k translatable -k add:4 -o pilots/translations/messages.pot .
-	$(BIN)/pybabel update -i pilots/translations/messages.pot -d pilots/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i pilots/translations/messages.pot -d pilots/translations --no-fuzzy-matching -w 100
 	$(BIN)/pybabel compile -d pilots/translations
 
 bench: install

@@ -259,6 +259,15 @@ def test_a_date_must_start_the_metric_period_and_the_error_says_which():
     assert "01.01.2026" in refusal.errors[0].text
 
 
+def test_a_period_that_has_not_begun_is_an_error_and_one_that_has_begun_is_read():
+    today = dt.date(2026, 11, 26)
+    refusal = refused("metric;period;value\ndaily;27.11.2026;1\nwait;01.12.2026;2\n", today=today)
+    assert codes(refusal) == [(2, "period", "future_period"), (3, "period", "future_period")]
+    assert "01.12.2026" in refusal.errors[1].text
+    rows = read("metric;period;value\ndaily;26.11.2026;1\nwait;01.11.2026;2\n", today=today)
+    assert [row.period for row in rows] == ["2026-11-26", "2026-11-01"]
+
+
 def test_single_digit_day_and_month_are_read():
     assert read("metric;period;value\nwait;1.2.2026;1\n")[0].period == "2026-02-01"
 

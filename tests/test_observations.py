@@ -124,9 +124,9 @@ def test_importing_the_same_rows_again_updates_instead_of_duplicating(db):
 
 def test_mixed_metric_types_in_one_file(db):
     text = HEADER + "".join(
-        f"wait;01.{m:02d}.2026;pilot;u{u};{u},5;\r\n"
-        f"housed;01.{m:02d}.2026;comparison;u{u};{u % 2};\r\n"
-        f"admissions;01.{m:02d}.2026;pilot;u{u};{u};{u + 1}0,5\r\n"
+        f"wait;01.{m:02d}.2025;pilot;u{u};{u},5;\r\n"
+        f"housed;01.{m:02d}.2025;comparison;u{u};{u % 2};\r\n"
+        f"admissions;01.{m:02d}.2025;pilot;u{u};{u};{u + 1}0,5\r\n"
         for m in range(1, 13)
         for u in range(5)
     )

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from pilots.domain import DomainError
 
@@ -41,6 +42,8 @@ DEFAULT_MAX_ERRORS = 200
 MAX_LINE_BYTES = 64 * 1024
 MAX_UNIT_LENGTH = 100
 FIRST_YEAR, LAST_YEAR = 1900, 2199
+# Where the app's users are: a period has begun when it has begun there.
+LOCAL_TIMEZONE = "Europe/Oslo"
 # Excel reads a cell that starts with one of these as a formula (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -226,6 +229,7 @@ class ObservationFile:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_errors: int = DEFAULT_MAX_ERRORS,
         check_duplicates: bool = True,
+        today: dt.date | None = None,
     ):
         if decimal_mark not in (None, ",", "."):
             raise ValueError("decimal_mark must be ',', '.' or None")
@@ -240,6 +244,8 @@ class ObservationFile:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.check_duplicates = check_duplicates
+        # A period must have begun: nobody has measured next month yet.
+        self.today = today or local_today()
         self.filename = filename
         self.encoding = encoding
         self.decimal_mark = decimal_mark
@@ -834,6 +840,15 @@ class ObservationFile:
                 expected=start.strftime("%d.%m.%Y") if dmy else start.isoformat(),
             )
             return None
+        if date > self.today:
+            errors.add(
+                line,
+                "period",
+                "future_period",
+                "%(value)s has not begun yet; give data for periods up to today.",
+                value=cleaned,
+            )
+            return None
         iso = date.isoformat()
         cache = spec[3]
         if len(cache) >= 100_000:  # a file of ever new date spellings must not grow memory
@@ -1169,6 +1184,11 @@ def preview(file, metrics: Mapping[str, MetricSpec], *, rows: int = 20, **option
         errors=reader.errors,
         error_count=reader.error_count,
     )
+
+
+def local_today() -> dt.date:
+    """Today's date where the app's users are (LOCAL_TIMEZONE)."""
+    return dt.datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
 
 
 def period_start(date: dt.date, period: str) -> dt.date:
