@@ -77,3 +77,91 @@ def test_verify_names_the_first_tampered_event(db, runner):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert "broken at event 3" in result.output
+
+
+def _other_unit_pilot_and_new_user(db):
+    """The admin adds Hanne to the school nurses (Per's part of the tree), and she starts
+    a pilot there: one user-administration event and one pilot event outside Ingrid's."""
+    from pilots.domain import pilots
+
+    admin = org.user_by_email(db, "admin@fjordvik.example")["id"]
+    hanne = org.create_user(
+        db,
+        "hanne@fjordvik.example",
+        "Hanne Helsesøster",
+        accounts.hash_password(DEMO_PASSWORD),
+        [("frontline", "helsesykepleiere")],
+        actor_id=admin,
+    )
+    team = org.unit_by_slug(db, "helsesykepleiere")["id"]
+    pilot = pilots.create_pilot(
+        db, team_id=team, title="Drop-in etter skoletid", actor_id=hanne["id"]
+    )
+    return hanne["id"], pilot["id"]
+
+
+def _expected_for_leader(db, viewer_id):
+    """The leader's events by the rule written out row by row, with `leads` deciding."""
+    from pilots.domain.pilots import leads
+
+    unit_of = {
+        "unit": lambda i: i,
+        "pilot": lambda i: db["pilot"].get(i)["team_id"],
+        "idea": lambda i: db["idea"].get(i)["unit_id"],
+        "story": lambda i: db["story"].get(i)["unit_id"],
+    }
+    kept = []
+    for event in db.query("SELECT * FROM audit_event ORDER BY id DESC"):
+        find = unit_of.get(event["object_type"])
+        if event["actor_id"] == viewer_id or (
+            find and leads(db, viewer_id, find(int(event["object_id"])))
+        ):
+            kept.append(event["id"])
+    return kept
+
+
+@pytest.mark.parametrize("email", ["ingrid@fjordvik.example", "per@fjordvik.example"])
+def test_a_leader_reads_the_trail_of_the_units_they_lead_and_their_own_actions(db, email):
+    _other_unit_pilot_and_new_user(db)
+    viewer = org.user_by_email(db, email)["id"]
+    expected = _expected_for_leader(db, viewer)
+    assert 0 < len(expected) < db["audit_event"].count
+
+    seen, offset = [], 0
+    while True:
+        rows, total = audit.events_for(db, viewer, everything=False, limit=7, offset=offset)
+        assert total == len(expected)
+        if not rows:
+            break
+        seen += [row["id"] for row in rows]
+        offset += 7
+    assert seen == expected
+
+
+def test_a_leader_does_not_read_other_units_or_user_administration(db):
+    hanne, other_pilot = _other_unit_pilot_and_new_user(db)
+    ingrid = org.user_by_email(db, "ingrid@fjordvik.example")["id"]
+    rows, total = audit.events_for(db, ingrid, everything=False, limit=1000)
+    assert total == len(rows)
+    seen = {(row["object_type"], row["object_id"]) for row in rows}
+    assert ("pilot", str(other_pilot)) not in seen
+    assert ("user", str(hanne)) not in seen
+    assert not any(
+        row["object_type"] in {"user", "metric", "api_token"}
+        for row in rows
+        if row["actor_id"] != ingrid
+    )
+    # Her team's pilot deep below her unit, and her own retirement of a metric.
+    housing = next(db.query("SELECT id FROM pilot WHERE title = 'Bosted først for ti personer'"))
+    assert ("pilot", str(housing["id"])) in seen
+    assert any(row["action"] == "metric.retire" and row["actor_id"] == ingrid for row in rows)
+
+
+def test_an_admin_reads_the_whole_trail(db):
+    hanne, other_pilot = _other_unit_pilot_and_new_user(db)
+    admin = org.user_by_email(db, "admin@fjordvik.example")["id"]
+    rows, total = audit.events_for(db, admin, everything=True, limit=10_000)
+    assert total == db["audit_event"].count == len(rows)
+    assert [row["id"] for row in rows] == sorted((row["id"] for row in rows), reverse=True)
+    seen = {(row["object_type"], row["object_id"]) for row in rows}
+    assert {("pilot", str(other_pilot)), ("user", str(hanne))} <= seen

@@ -5,6 +5,7 @@ entry fails `test_every_state_changing_route_is_listed`.
 """
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -436,3 +437,81 @@ def test_each_state_change_writes_exactly_one_event(app, case):
         response = client.post(url, data=data)
     assert response.status_code < 400, response.get_data(as_text=True)[:500]
     assert db["audit_event"].count == before + 1
+
+
+# ---- who reads the trail ------------------------------------------------------------
+
+ROW = re.compile(r"<td><code>([^<]+)</code></td><td>(\w+) ([^<]*)</td>")
+PAGES = re.compile(r"Page (\d+) of (\d+)")
+ENGLISH = {"Accept-Language": "en"}
+
+
+def _trail(client) -> tuple[list[tuple[str, str, str]], int]:
+    """Every (action, object type, object id) row of the audit page, walking its pager."""
+    rows, number, pages = [], 1, 1
+    while number <= pages:
+        response = client.get(f"/admin/audit?page={number}", headers=ENGLISH)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        rows += ROW.findall(html)
+        found = PAGES.search(html)
+        pages = int(found.group(2)) if found else 1
+        number += 1
+    return rows, pages
+
+
+def _outside_ingrids_units(db):
+    """The admin adds Hanne to the school nurses (Per's part of the tree) and she starts
+    a pilot there; Kari adds a cycle to her team's pilot, deep below Ingrid's unit."""
+    hanne = org.create_user(
+        db,
+        "hanne@fjordvik.example",
+        "Hanne Helsesøster",
+        "x",
+        [("frontline", "helsesykepleiere")],
+        actor_id=_user(db, ADMIN),
+    )["id"]
+    other = pilots.create_pilot(
+        db,
+        team_id=org.unit_by_slug(db, "helsesykepleiere")["id"],
+        title="Drop-in etter skoletid",
+        actor_id=hanne,
+    )["id"]
+    pilots.add_cycle(db, _pilot(db, HOUSING), {"plan": "Tre nye"}, _user(db, KARI))
+    return hanne, other
+
+
+def test_a_leader_reads_their_units_and_their_own_actions(app):
+    db = connect(app.config["DATABASE"])
+    hanne, other = _outside_ingrids_units(db)
+    client = app.test_client()
+    assert Auth(client).login(INGRID).status_code == 303
+    rows, pages = _trail(client)
+    page = client.get("/admin/audit", headers=ENGLISH).get_data(as_text=True)
+    assert "Showing changes in the units you lead and your own actions." in page
+
+    assert ("pilot.cycle_add", "pilot", str(_pilot(db, HOUSING))) in rows
+    assert ("user.sign_in", "user", str(_user(db, INGRID))) in rows  # her own
+    assert not [row for row in rows if row[1:] == ("pilot", str(other))]
+    assert not [row for row in rows if row[1:] == ("user", str(hanne))]
+    assert not [row for row in rows if row[0] == "user.create"]
+
+    total = len(rows)
+    assert total < db["audit_event"].count
+    assert pages == -(-total // 50) and pages > 1
+    fragment = client.get("/admin/audit?page=2", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True)
+
+
+def test_an_admin_reads_the_whole_trail(app):
+    db = connect(app.config["DATABASE"])
+    hanne, other = _outside_ingrids_units(db)
+    client = app.test_client()
+    assert Auth(client).login(ADMIN).status_code == 303
+    rows, pages = _trail(client)
+    page = client.get("/admin/audit", headers=ENGLISH).get_data(as_text=True)
+    assert "the units you lead" not in page
+    assert ("pilot.create", "pilot", str(other)) in rows
+    assert ("user.create", "user", str(hanne)) in rows
+    assert len(rows) == db["audit_event"].count
+    assert pages == -(-len(rows) // 50)

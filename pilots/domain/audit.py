@@ -100,3 +100,59 @@ def events(db, *, limit: int = 50, offset: int = 0, object_type: str | None = No
             [*params, limit, offset],
         )
     )
+
+
+# What a leader may read of the trail: events about the objects of the units they lead
+# and every unit beneath them (the rule `pilots.leads` applies), and their own actions.
+# Cycles, observations, uploads and evaluations are recorded against their pilot, so
+# the pilot's team decides; ideas and stories go by their unit, as they are now (one
+# moved to another unit takes its history along). Users, roles, tokens, the metric
+# catalogue and notifications are the organisation's, so they stay with the admins.
+# The audit table has no index but its id, so this is one scan newest first, with each
+# row checked against a small set built once from the indexed unit, pilot, idea and
+# story tables.
+_LEADER_SCOPE = """
+    WITH RECURSIVE led(id) AS (
+        SELECT unit_id FROM role WHERE user_id = :viewer AND role = 'leader'
+        UNION
+        SELECT u.id FROM unit u JOIN led ON u.parent_id = led.id
+    ),
+    scoped(object_type, object_id) AS (
+        SELECT 'unit', CAST(id AS TEXT) FROM led
+        UNION ALL
+        SELECT 'pilot', CAST(id AS TEXT) FROM pilot WHERE team_id IN led
+        UNION ALL
+        SELECT 'idea', CAST(id AS TEXT) FROM idea WHERE unit_id IN led
+        UNION ALL
+        SELECT 'story', CAST(id AS TEXT) FROM story WHERE unit_id IN led
+    )"""
+_IN_LEADER_SCOPE = """
+    WHERE e.actor_id = :viewer
+       OR (e.object_type, e.object_id) IN (SELECT object_type, object_id FROM scoped)"""
+
+
+def events_for(
+    db, viewer_id: int, *, everything: bool, limit: int = 50, offset: int = 0
+) -> tuple[list[dict], int]:
+    """One page of the events this person may read, newest first, and how many in all.
+
+    `everything` is for admins: the whole trail. Anyone else gets the leader's scope
+    above; `audit verify` and exports always cover the whole chain, not this.
+    """
+    prefix, where = ("", "") if everything else (_LEADER_SCOPE, _IN_LEADER_SCOPE)
+    params = {"viewer": viewer_id, "limit": limit, "offset": offset}
+    total = next(
+        db.query(
+            f"{prefix} SELECT count(*) AS n FROM audit_event e {where}",  # noqa: S608 - fixed text
+            params,
+        )
+    )["n"]
+    rows = list(
+        db.query(
+            f"""{prefix} SELECT e.*, u.name AS actor_name FROM audit_event e
+                LEFT JOIN users u ON u.id = e.actor_id {where}
+                ORDER BY e.id DESC LIMIT :limit OFFSET :offset""",  # noqa: S608 - fixed text
+            params,
+        )
+    )
+    return rows, total

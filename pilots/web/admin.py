@@ -271,10 +271,20 @@ def remove_role(user_id: int, role_id: int):
 @bp.route("/audit")
 @allow("admin", "leader")
 def audit_trail():
-    """Every recorded state change, newest first."""
-    db = get_db()
+    """The recorded state changes this person may read, newest first.
+
+    Admins read the whole trail; a leader reads what concerns the units they lead and
+    their own actions (`audit.events_for`).
+    """
+    everything = current_user.has_role("admin")
     size = 50
-    total = next(db.query("SELECT count(*) AS n FROM audit_event"))["n"]
-    paging = Paging(page_number(), size, total)
-    rows = audit.events(db, limit=size, offset=paging.offset)
-    return page("admin/audit.html", "results", events=rows, paging=paging)
+    number = page_number()
+    rows, total = audit.events_for(
+        get_db(),
+        current_user.id,
+        everything=everything,
+        limit=size,
+        offset=(number - 1) * size,
+    )
+    paging = Paging(number, size, total)
+    return page("admin/audit.html", "results", events=rows, paging=paging, everything=everything)
