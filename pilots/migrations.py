@@ -641,15 +641,15 @@ def data_revisions(db):
     # reading them: a new row raises the pilot's row count, and triggers count every
     # update and delete, whoever makes it (a revision, like change_count). Inserts get
     # no trigger, so an import of new rows pays nothing for this. A look remembers what
-    # its reading found (`data_read`: the revision, the row count, the cut-off and each
+    # its reading found (`observation_reading`: the revision, the row count, the cut-off and each
     # metric's data hash); the next look with the same revision and row count, and no
     # observation between the two cut-offs, knows the data hashes without reading the
-    # rows again (pilots.evaluation.inputs.known_data).
+    # rows again (pilots.evaluation.inputs.known_hashes).
     db.execute(
         """
         CREATE TABLE observation_revision (
-            pilot_id INTEGER PRIMARY KEY REFERENCES pilot(id) ON DELETE CASCADE,
-            revision INTEGER NOT NULL
+            pilot_id INTEGER PRIMARY KEY,  -- no foreign key: a pilot's deletion deletes
+            revision INTEGER NOT NULL      -- its rows, whose trigger counts here
         ) WITHOUT ROWID"""
     )
     for event, row in (("update", "NEW"), ("delete", "OLD")):
@@ -663,7 +663,7 @@ def data_revisions(db):
         )
     db.execute(
         """
-        CREATE TABLE data_read (
+        CREATE TABLE observation_reading (
             pilot_id INTEGER PRIMARY KEY REFERENCES pilot(id) ON DELETE CASCADE,
             revision INTEGER NOT NULL,
             row_count INTEGER NOT NULL,

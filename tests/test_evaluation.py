@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +34,7 @@ from pilots.evaluation import (
     load_plan,
     methods,
     service,
+    workers,
 )
 from pilots.evaluation.cadence import (
     add_months,
@@ -41,7 +43,7 @@ from pilots.evaluation.cadence import (
     evaluate_due,
     next_look,
 )
-from pilots.evaluation.inputs import data_state, from_rows, read_inputs
+from pilots.evaluation.inputs import from_rows, observation_state, read_inputs
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
 from pilots.evaluation.service import cutoff_for, prepare_look
 from pilots.stats.did import difference_in_differences
@@ -274,6 +276,15 @@ def _stored_hashes(db, pilot_id, as_of):
     }
 
 
+def test_a_pilot_with_observations_and_looks_can_still_be_deleted(db):
+    pilot_id = add_observations(db, [NAV])[NAV]
+    evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
+    with db.atomic():  # the foreign keys cascade; the revision trigger must not stop them
+        db.execute("DELETE FROM pilot WHERE id = ?", [pilot_id])
+    for table in ("observation", "evaluation", "observation_reading"):
+        assert not list(db.query(f"SELECT 1 FROM {table} WHERE pilot_id = ?", [pilot_id]))  # noqa: S608
+
+
 def test_a_later_look_without_new_data_does_not_read_the_rows_again(db):
     pilot_id = add_observations(db, [NAV])[NAV]
     first = evaluate_pilot(db, pilot_id, AS_OF, now=NOW)
@@ -333,20 +344,20 @@ def test_rows_stored_ahead_are_read_once_the_cut_off_passes_them(db):
 
 def test_the_data_state_changes_with_every_write_and_the_import_counts_stay_true(db):
     pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
-    states = [data_state(db.conn, pilot_id)]
+    states = [observation_state(db.conn, pilot_id)]
     rows = len(records_for(ADMISSION))
     assert states[0][1] == rows  # (revision, rows)
 
     changed = [dict(r, value=r["value"] + 1) for r in records_for(ADMISSION)[:3]]
     result = import_records(db, pilot_id, changed, actor_id=None, source="api")
     assert (result["inserted"], result["updated"]) == (0, 3)
-    states.append(data_state(db.conn, pilot_id))
+    states.append(observation_state(db.conn, pilot_id))
     assert states[-1] == (states[0][0] + 3, rows)  # three updates, as many revisions
 
     added = [dict(changed[0], period="2026-11-01")]
     result = import_records(db, pilot_id, added, actor_id=None, source="api")
     assert (result["inserted"], result["updated"]) == (1, 0)
-    states.append(data_state(db.conn, pilot_id))
+    states.append(observation_state(db.conn, pilot_id))
     assert states[-1] == (states[-2][0], rows + 1)  # an insert: one row more
 
     with db.atomic():  # one row out, another in: the same count, a new revision
@@ -359,7 +370,7 @@ def test_the_data_state_changes_with_every_write_and_the_import_counts_stay_true
                value, created_at, updated_at FROM observation WHERE pilot_id = ? LIMIT 1""",
             [pilot_id],
         )
-    states.append(data_state(db.conn, pilot_id))
+    states.append(observation_state(db.conn, pilot_id))
     assert states[-1] == (states[-2][0] + 1, rows + 1)
     assert len(set(states)) == len(states)
 
@@ -410,9 +421,12 @@ def test_looks_prepared_by_worker_processes_store_what_one_process_stores(db):
     stored = _stored_rows(db)
     with db.atomic():
         db.execute("DELETE FROM evaluation")
-        db.execute("DELETE FROM data_read")
+        db.execute("DELETE FROM observation_reading")
     serial = evaluate_due(db, SCHEDULED_AT, workers=1)
     assert len(parallel["evaluated"]) >= 4 and stored
+    # every look stored came from a worker; one process prepares them all itself
+    assert parallel.pop("prepared_by_workers") == len(parallel["evaluated"])
+    assert serial.pop("prepared_by_workers") == 0
     assert parallel == serial and _stored_rows(db) == stored
 
 
@@ -426,9 +440,54 @@ def test_a_look_whose_data_changed_after_a_worker_read_them_is_prepared_again(db
             [pilot_id],
         )
     with db.atomic():
-        cadence.store_prepared(db, pilot_id, look, AS_OF, NOW)
+        assert cadence.store_prepared(db, pilot_id, look, AS_OF, NOW)[1] is False
     stored = _stored_hashes(db, pilot_id, AS_OF)
-    assert stored == _hashes_as_read(db, pilot_id, AS_OF) != look.read
+    assert stored == _hashes_as_read(db, pilot_id, AS_OF) != look.hashes_read
+
+
+def test_a_look_prepared_before_a_new_plan_was_approved_is_prepared_again(db):
+    pilot_id = add_observations(db, [NAV])[NAV]
+    look = prepare_look(db, pilot_id, AS_OF, scheduled=True, now=NOW)  # as a worker would
+    with db.atomic():  # an amendment approved meanwhile (the same plan, a new version)
+        db.execute(
+            """INSERT INTO plan_version (pilot_id, number, plan, hash, state, proposed_by,
+                   proposed_at)
+               SELECT pilot_id, number + 1, plan, 'another hash', 'approved', proposed_by,
+                   proposed_at FROM plan_version
+               WHERE pilot_id = :pilot AND number = (SELECT approved_version FROM pilot
+                                                     WHERE id = :pilot)""",
+            {"pilot": pilot_id},
+        )
+        db.execute(
+            "UPDATE pilot SET approved_version = approved_version + 1 WHERE id = ?", [pilot_id]
+        )
+    with db.atomic():
+        assert cadence.store_prepared(db, pilot_id, look, AS_OF, NOW)[1] is False
+    versions = {
+        row["plan_version"]
+        for row in db.query("SELECT plan_version FROM evaluation WHERE pilot_id = ?", [pilot_id])
+    }
+    assert versions == {look.plan.version + 1}
+
+
+def test_a_worker_that_dies_leaves_its_looks_to_the_writer():
+    with ProcessPoolExecutor(1, mp_context=workers._context()) as pool:
+        future = pool.submit(os._exit, 3)  # a worker killed mid-task
+        assert workers.Pending(future, 0).look() is None
+
+
+def test_how_many_workers_prepare_the_looks():
+    assert workers.worker_count(workers.PARALLEL_FROM - 1) == 1
+    assert workers.worker_count(3, workers=2) == 2
+    many = workers.worker_count(workers.PARALLEL_FROM)
+    assert 1 <= many <= workers.WORKERS_MAX and many <= len(os.sched_getaffinity(0))
+
+
+def test_a_look_that_still_holds_is_stored_as_prepared(db):
+    pilot_id = add_observations(db, [NAV])[NAV]
+    look = prepare_look(db, pilot_id, AS_OF, scheduled=True, now=NOW)
+    with db.atomic():
+        assert cadence.store_prepared(db, pilot_id, look, AS_OF, NOW) == (len(look.records), True)
 
 
 def test_a_pilot_that_fails_in_a_worker_is_named_and_the_others_are_stored(db):

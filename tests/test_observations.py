@@ -122,6 +122,16 @@ def test_importing_the_same_rows_again_updates_instead_of_duplicating(db):
     assert (more["inserted"], more["updated"]) == (1, 4)
 
 
+def test_a_period_must_have_begun_in_norway_at_the_import_moment(db):
+    record = [{"metric": "wait", "period": "2026-04-01", "value": 2}]
+    with pytest.raises(obs.ImportRefused) as caught:
+        obs.import_records(db, 1, record, actor_id=1, now="2026-03-31T21:30:00Z")  # 23:30 Oslo
+    assert [e.code for e in caught.value.errors] == ["future_period"]
+    # 22:30 UTC is already 1 April in Oslo (summer time since 29 March)
+    done = obs.import_records(db, 1, record, actor_id=1, now="2026-03-31T22:30:00Z")
+    assert done["inserted"] == 1
+
+
 def test_mixed_metric_types_in_one_file(db):
     text = HEADER + "".join(
         f"wait;01.{m:02d}.2025;pilot;u{u};{u},5;\r\n"

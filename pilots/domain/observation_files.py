@@ -30,6 +30,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from pilots.db import from_utc_text
 from pilots.domain import DomainError
 
 ARMS = ("pilot", "comparison")
@@ -1139,6 +1140,7 @@ def read_records(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_errors: int = DEFAULT_MAX_ERRORS,
     check_duplicates: bool = True,
+    today: dt.date | None = None,
 ) -> ObservationFile:
     """Check a JSON list (or quick-entry rows) of objects by the same rules as a file.
 
@@ -1154,6 +1156,7 @@ def read_records(
         max_rows=max_rows,
         max_errors=max_errors,
         check_duplicates=check_duplicates,
+        today=today,
     )
     reader._source = iter(records)
     return reader
@@ -1186,9 +1189,11 @@ def preview(file, metrics: Mapping[str, MetricSpec], *, rows: int = 20, **option
     )
 
 
-def local_today() -> dt.date:
-    """Today's date where the app's users are (LOCAL_TIMEZONE)."""
-    return dt.datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
+def local_today(now: str | None = None) -> dt.date:
+    """The date where the app's users are (LOCAL_TIMEZONE) at `now` (UTC text; default:
+    this moment)."""
+    moment = from_utc_text(now) if now else dt.datetime.now(dt.UTC)
+    return moment.astimezone(ZoneInfo(LOCAL_TIMEZONE)).date()
 
 
 def period_start(date: dt.date, period: str) -> dt.date:

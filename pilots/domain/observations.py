@@ -39,6 +39,7 @@ from pilots.domain.observation_files import (
     Observation,
     RowError,
     duplicate,
+    local_today,
     read_observations,
     read_records,
 )
@@ -272,6 +273,7 @@ def import_file(
         max_rows=max_rows,
         max_bytes=max_bytes,
         check_duplicates=False,
+        today=local_today(now),
     )
     return import_observations(
         db,
@@ -304,6 +306,7 @@ def import_records(
         arms=arms_for(db, pilot_id),
         max_rows=max_rows,
         check_duplicates=False,
+        today=local_today(now),
     )
     return import_observations(db, pilot_id, reader, source=source, actor_id=actor_id, now=now)
 

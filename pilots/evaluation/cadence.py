@@ -17,17 +17,13 @@ interval falls back to monthly, and the job's message says so.
 from __future__ import annotations
 
 import calendar
-import multiprocessing
-import os
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from pilots.db import connect
-from pilots.evaluation.inputs import data_state
-from pilots.evaluation.service import Look, prepare_look, store_look
+from pilots.evaluation.service import Look, look_holds, prepare_look, store_look
+from pilots.evaluation.workers import prepared_looks, worker_count
 
 DUE_STATUSES = ("approved", "running")
 _NUMBER = r"(\d+)\.?"
@@ -156,13 +152,6 @@ class _Batches:
         self.started = None
 
 
-# With this many due pilots or more, the looks are prepared (read, computed) in worker
-# processes, one per CPU up to WORKERS_MAX, while this process stores them; fewer are
-# not worth starting processes for.
-PARALLEL_FROM = 64
-WORKERS_MAX = 4
-
-
 def evaluate_due(
     db, now: datetime, *, batch_seconds: float = BATCH_SECONDS, workers: int | None = None
 ) -> dict:
@@ -174,10 +163,13 @@ def evaluate_due(
     restart) tries it again. A run killed half-way keeps the batches it committed;
     the rerun finds their pilots evaluated and does the rest.
 
-    `workers` processes prepare the looks (default: one per CPU, up to WORKERS_MAX,
-    when PARALLEL_FROM pilots or more are due; 1 prepares them here). Only this
-    process writes, and a look whose pilot got new data after its worker read it is
-    prepared again here, inside the write transaction.
+    `workers` processes prepare the looks (`workers.worker_count`: one per CPU, up to
+    WORKERS_MAX, when PARALLEL_FROM pilots or more are due; 1 prepares them here).
+    Only this process writes. A look that no longer holds when it is stored (its
+    pilot's data, plan or stored results of the day changed since the worker read
+    them, see `look_holds`) is prepared again here, inside the write transaction; so
+    is one a worker could not prepare. The write transaction is committed before
+    waiting for a look that is not ready, so a web request never waits on a worker.
     """
     today = now.astimezone(UTC).date()
     evaluated: dict[int, int] = {}
@@ -188,12 +180,21 @@ def evaluate_due(
     for pilot in due:
         if pilot["note"]:
             notes.add(f"pilot {pilot['id']}: {pilot['note']}")
+    pilot_ids = [pilot["id"] for pilot in due]
+    prepared_by_workers = 0
     try:
-        with _prepared(db, [pilot["id"] for pilot in due], today, now, workers) as looks:
-            for pilot_id, prepared in looks:
+        count = worker_count(len(pilot_ids), workers)
+        with prepared_looks(db, pilot_ids, today, now, count) as looks:
+            for pilot_id, pending in looks:
+                if not pending.done():
+                    batches.commit()
+                prepared = pending.look()
                 batches.open()
                 try:
-                    evaluated[pilot_id] = store_prepared(db, pilot_id, prepared, today, now)
+                    evaluated[pilot_id], by_worker = store_prepared(
+                        db, pilot_id, prepared, today, now
+                    )
+                    prepared_by_workers += by_worker
                 except Exception as error:  # one pilot's bad data must not stop the others
                     failed[pilot_id] = f"{type(error).__name__}: {error}"[:200]
                     continue
@@ -207,6 +208,7 @@ def evaluate_due(
         "rows_stored": stored,
         "failed": failed,
         "notes": sorted(notes),
+        "prepared_by_workers": prepared_by_workers,
     }
     if failed:
         raise EvaluationsFailed(_failures(failed, len(failed) + len(evaluated)))
@@ -225,59 +227,13 @@ def _failures(failed: dict[int, str], due: int) -> str:
     )
 
 
-def store_prepared(db, pilot_id: int, prepared, today: date, now: datetime) -> int:
-    """Store a look a worker prepared (or look here when it could not); rows stored."""
-    if isinstance(prepared, Look) and _still_current(db, prepared):
-        return store_look(db, prepared, now=now)
-    # Not prepared (in this process, or the worker failed: try again here, where the
-    # error, if any, is raised), or the data changed since the worker read them.
+def store_prepared(
+    db, pilot_id: int, prepared: Look | None, today: date, now: datetime
+) -> tuple[int, bool]:
+    """Store a look a worker prepared, or prepare it here when there is none or it no
+    longer holds (the error, if any, is then raised here). Returns the rows stored,
+    and whether they were the worker's look."""
+    if prepared is not None and look_holds(db, prepared):
+        return store_look(db, prepared, now=now), True
     look = prepare_look(db, pilot_id, today, scheduled=True, now=now)
-    return store_look(db, look, now=now)
-
-
-def _still_current(db, look: Look) -> bool:
-    """Whether the pilot's data are still as the worker read them."""
-    return data_state(db.conn, look.plan.pilot_id) == look.known.state
-
-
-@contextmanager
-def _prepared(db, pilot_ids: list[int], today: date, now: datetime, workers: int | None):
-    """(pilot id, Look or None) in order: prepared by worker processes, or None (here)."""
-    path = _file_of(db)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, WORKERS_MAX) if len(pilot_ids) >= PARALLEL_FROM else 1
-    if workers <= 1 or not path:
-        yield ((pilot_id, None) for pilot_id in pilot_ids)
-        return
-    # fork: the workers start at once with everything imported. They only compute and
-    # read through connections of their own, never this process's connection.
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_open_worker, initargs=(path,)) as pool:
-        jobs = [(pilot_id, today, now) for pilot_id in pilot_ids]
-        yield zip(pilot_ids, pool.imap(_prepare_in_worker, jobs, chunksize=4), strict=True)
-
-
-def _file_of(db) -> str:
-    """The database's file, or "" for one in memory."""
-    return next((row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main"), "")
-
-
-_worker_db = None
-
-
-def _open_worker(path: str) -> None:
-    global _worker_db
-    _worker_db = connect(path)
-
-
-def _prepare_in_worker(job) -> Look | None:
-    """A look prepared in a worker process; None when it failed (redone by the writer)."""
-    pilot_id, today, now = job
-    try:
-        _worker_db.conn.execute("BEGIN")  # one snapshot for the whole look
-        try:
-            return prepare_look(_worker_db, pilot_id, today, scheduled=True, now=now)
-        finally:
-            _worker_db.conn.execute("ROLLBACK")
-    except Exception:  # noqa: BLE001 - the writer prepares it again and reports the error
-        return None
+    return store_look(db, look, now=now), False

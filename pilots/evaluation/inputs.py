@@ -291,8 +291,8 @@ def _did_sums(db, plan: FrozenPlan, metric: MetricPlan, periods: list[str]) -> l
 
 
 @dataclass(frozen=True)
-class KnownData:
-    """The pilot's data state now (see `data_state`), and its metrics' data hashes when
+class KnownHashes:
+    """The pilot's data state now (see `observation_state`), and its metrics' data hashes when
     they are known without reading: `hashes` (metric id -> hash), else None."""
 
     state: tuple[int, int]
@@ -303,7 +303,7 @@ _STATE = """SELECT (SELECT revision FROM observation_revision WHERE pilot_id = :
                    (SELECT count(*) FROM observation WHERE pilot_id = :pilot)"""
 
 
-def data_state(conn, pilot_id: int) -> tuple[int, int]:
+def observation_state(conn, pilot_id: int) -> tuple[int, int]:
     """(revision, rows) of the pilot's observations: updates and deletes raise the
     revision (triggers), inserts the row count, so any write changes the pair."""
     revision, rows = conn.execute(_STATE, {"pilot": pilot_id}).fetchone()
@@ -316,7 +316,7 @@ def _reading(plan: FrozenPlan) -> str:
     return f"{plan.design}|{plan.start_date.isoformat()}|{metrics}"
 
 
-def known_data(db, plan: FrozenPlan, cutoff: date) -> KnownData:
+def known_hashes(db, plan: FrozenPlan, cutoff: date) -> KnownHashes:
     """The data hashes the last reading found, when they still hold.
 
     They hold when no observation of the pilot was written since (the same data
@@ -325,17 +325,18 @@ def known_data(db, plan: FrozenPlan, cutoff: date) -> KnownData:
     first, so data written while a look reads can only make the next look read again.
     """
     conn = db.conn
-    state = data_state(conn, plan.pilot_id)
+    state = observation_state(conn, plan.pilot_id)
     last = conn.execute(
-        "SELECT revision, row_count, cutoff, reading, hashes FROM data_read WHERE pilot_id = ?",
+        """SELECT revision, row_count, cutoff, reading, hashes FROM observation_reading
+           WHERE pilot_id = ?""",
         (plan.pilot_id,),
     ).fetchone()
     if last is None or tuple(last[:2]) != state or last[3] != _reading(plan):
-        return KnownData(state, None)
+        return KnownHashes(state, None)
     low, high = sorted((last[2], cutoff.isoformat()))
     if low != high and _rows_between(conn, plan, low, high):
-        return KnownData(state, None)
-    return KnownData(state, {int(k): v for k, v in json.loads(last[4]).items()})
+        return KnownHashes(state, None)
+    return KnownHashes(state, {int(k): v for k, v in json.loads(last[4]).items()})
 
 
 def _rows_between(conn, plan: FrozenPlan, low: str, high: str) -> bool:
@@ -351,11 +352,11 @@ def _rows_between(conn, plan: FrozenPlan, low: str, high: str) -> bool:
 
 
 def remember_reading(
-    db, plan: FrozenPlan, cutoff: date, known: KnownData, hashes: dict[int, str]
+    db, plan: FrozenPlan, cutoff: date, known: KnownHashes, hashes: dict[int, str]
 ) -> None:
-    """Keep what a reading of the rows found, for the next look (see `known_data`)."""
+    """Keep what a reading of the rows found, for the next look (see `known_hashes`)."""
     db.conn.execute(
-        """INSERT INTO data_read (pilot_id, revision, row_count, cutoff, reading, hashes)
+        """INSERT INTO observation_reading (pilot_id, revision, row_count, cutoff, reading, hashes)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (pilot_id) DO UPDATE SET revision = excluded.revision,
                row_count = excluded.row_count, cutoff = excluded.cutoff,
@@ -438,13 +439,13 @@ def _units_in_python(rows: list[Row]) -> list[tuple]:
 
 
 __all__ = [
-    "KnownData",
+    "KnownHashes",
     "MetricInputs",
     "Side",
-    "data_state",
+    "observation_state",
     "first_period",
     "from_rows",
-    "known_data",
+    "known_hashes",
     "read_inputs",
     "remember_reading",
 ]

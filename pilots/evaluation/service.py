@@ -21,7 +21,7 @@ same `input_hash`, its results are copied to the new as-of date (the result depe
 on the inputs, not on the date), which keeps scheduled looks cheap when no new data
 arrived. Nor are unchanged rows read again: when no observation of the pilot was
 written since the last reading and none lies between its cut-off and this one, the data
-hashes it found still hold (`inputs.known_data`); the rows are read only when the
+hashes it found still hold (`inputs.known_hashes`); the rows are read only when the
 engine must run.
 """
 
@@ -177,27 +177,18 @@ def evaluate_pilot(
     actor_id: int | None = None,
     actor_role: str | None = None,
     now: datetime | None = None,
-    read_back: bool = True,
 ) -> dict:
     """Evaluate the pilot as of `as_of` (default: today in UTC) and store the results.
 
     Returns the stored evaluation (see `evaluation_at`) with `changed`, the number of
     rows written (0 when the same inputs were already stored) and `computed`, whether
-    the engine ran (False when the results were copied from identical inputs); with
-    `read_back=False` only those and the key. One audit event `pilot.evaluate` is
-    written when anything was stored.
+    the engine ran (False when the results were copied from identical inputs). One
+    audit event `pilot.evaluate` is written when anything was stored.
     """
     now = now or datetime.now(UTC)
     as_of = as_of or now.astimezone(UTC).date()
     look = prepare_look(db, pilot_id, as_of, scheduled=scheduled, now=now)
     changed = store_look(db, look, actor_id=actor_id, actor_role=actor_role, now=now)
-    if not read_back:
-        return {
-            "pilot_id": pilot_id,
-            "as_of": as_of.isoformat(),
-            "changed": changed,
-            "computed": look.computed,
-        }
     stored = evaluation_at(db, pilot_id, as_of)
     stored.update(changed=changed, computed=look.computed)
     return stored
@@ -207,7 +198,7 @@ def evaluate_pilot(
 class Look:
     """A pilot's look as prepared by reading alone: what to store, if anything.
 
-    `read` holds what a reading of the rows found (metric id -> data hash), to be
+    `hashes_read` holds what a reading of the rows found (metric id -> data hash), to be
     remembered, or None when the hashes were known without reading; `records` the
     computed rows, or None when earlier results (`copies`: metric id -> row id) are
     copied or nothing changed (`unchanged`).
@@ -216,14 +207,15 @@ class Look:
     plan: FrozenPlan
     as_of: date
     cutoff: date
-    known: inputs.KnownData
-    read: dict[int, str] | None
+    known: inputs.KnownHashes
+    hashes_read: dict[int, str] | None
     unchanged: bool
     copies: dict[int, int]
     records: list[tuple] | None
     input_hash: str
     computed: bool
     dropped: tuple[int, ...] = ()  # metrics with a row on the day but no longer planned
+    seen: tuple = ()  # the day's stored rows as read: (metric id, input hash, scheduled)
 
 
 def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: datetime) -> Look:
@@ -233,20 +225,13 @@ def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: dateti
     """
     plan = load_plan(db, pilot_id)
     cutoff = cutoff_for(plan, as_of)
-    known = inputs.known_data(db, plan, cutoff)
+    known = inputs.known_hashes(db, plan, cutoff)
     read = None if known.hashes is not None else inputs.read_inputs(db, plan, cutoff)
-    existing = {
-        metric_id: (input_hash, was_scheduled)
-        for metric_id, input_hash, was_scheduled in db.conn.execute(
-            "SELECT metric_id, input_hash, scheduled FROM evaluation"
-            " WHERE pilot_id = ? AND as_of = ?",
-            (pilot_id, as_of.isoformat()),
-        )
-    }
+    existing = _existing(db, pilot_id, as_of)
     scheduled = scheduled or any(was for _, was in existing.values())
     versions = methods.library_versions()
     settings = {m.slug: methods.settings(plan, m, scheduled) for m in plan.metrics}
-    hashes = _data_hashes(plan, known, read)
+    hashes = _hashes_by_slug(plan, known, read)
     input_hash = _input_hash(hashes, settings, versions)
     wanted = {m.metric_id for m in plan.metrics}
     unchanged = set(existing) == wanted and all(
@@ -264,7 +249,7 @@ def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: dateti
         if set(copies) != wanted:
             if read is None:  # the inputs changed: the engine needs them, not their hashes
                 read = inputs.read_inputs(db, plan, cutoff)
-                hashes = _data_hashes(plan, known, read)
+                hashes = _hashes_by_slug(plan, known, read)
                 input_hash = _input_hash(hashes, settings, versions)
             results = review_several(
                 [
@@ -280,24 +265,71 @@ def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: dateti
     found = None if read is None else {m.metric_id: hashes[m.slug] for m in plan.metrics}
     dropped = tuple(sorted(set(existing) - wanted))
     computed = records is not None
+    seen = _day_rows(existing)
     return Look(
-        plan, as_of, cutoff, known, found, unchanged, copies, records, input_hash, computed, dropped
+        plan,
+        as_of,
+        cutoff,
+        known,
+        found,
+        unchanged,
+        copies,
+        records,
+        input_hash,
+        computed,
+        dropped,
+        seen,
     )
+
+
+def _day_rows(existing: dict) -> tuple:
+    return tuple(sorted((k, *v) for k, v in existing.items()))
+
+
+def look_holds(db, look: Look) -> bool:
+    """Whether what a look was prepared from is still so: the pilot's data state, its
+    approved plan, and its stored results of the day. Read inside the write transaction
+    that stores the look, this makes storing a look prepared elsewhere (a worker
+    process) the same as preparing it there."""
+    pilot_id = look.plan.pilot_id
+    if look.plan.preview or inputs.observation_state(db.conn, pilot_id) != look.known.state:
+        return False
+    plan = db.conn.execute(
+        """SELECT p.approved_version, v.hash FROM pilot p
+           JOIN plan_version v ON v.pilot_id = p.id AND v.number = p.approved_version
+           WHERE p.id = ?""",
+        (pilot_id,),
+    ).fetchone()
+    if plan is None or tuple(plan) != (look.plan.version, look.plan.plan_hash):
+        return False
+    return _day_rows(_existing(db, pilot_id, look.as_of)) == look.seen
+
+
+def _existing(db, pilot_id: int, as_of: date) -> dict[int, tuple[str, int]]:
+    """The pilot's stored results of the day: metric id -> (input hash, scheduled)."""
+    return {
+        metric_id: (input_hash, was_scheduled)
+        for metric_id, input_hash, was_scheduled in db.conn.execute(
+            "SELECT metric_id, input_hash, scheduled FROM evaluation"
+            " WHERE pilot_id = ? AND as_of = ?",
+            (pilot_id, as_of.isoformat()),
+        )
+    }
 
 
 def store_look(db, look: Look, *, actor_id=None, actor_role=None, now: datetime) -> int:
     """Write what `prepare_look` found in one transaction; return how many rows changed."""
-    if look.read is None and look.unchanged:
+    if look.hashes_read is None and look.unchanged:
         return 0
     with db.atomic():  # the pilot's rows and what its reading found, or nothing
-        if look.read is not None:
-            inputs.remember_reading(db, look.plan, look.cutoff, look.known, look.read)
+        if look.hashes_read is not None:
+            inputs.remember_reading(db, look.plan, look.cutoff, look.known, look.hashes_read)
         if look.unchanged:
             return 0
         return _store(db, look, now, actor_id, actor_role)
 
 
-def _data_hashes(plan: FrozenPlan, known, read) -> dict[str, str]:
+def _hashes_by_slug(plan: FrozenPlan, known, read) -> dict[str, str]:
     """Each metric's data hash by slug: from the rows read, else as known without reading."""
     if read is not None:
         return {m.slug: read[m.metric_id].data_hash for m in plan.metrics}
