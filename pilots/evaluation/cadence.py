@@ -12,6 +12,9 @@ months, in English or Norwegian: "every 2 weeks", "hver 3. uke", "every second w
 second Monday") sets the interval only (2 weeks): looks run on the scheduler's daily
 evaluation, counted from the last scheduled look. A rule that names no
 interval falls back to monthly, and the job's message says so.
+
+`evaluate_due` is the job: with many pilots due, worker processes prepare the looks
+(`pilots.evaluation.workers`) while it stores them, batch by batch.
 """
 
 from __future__ import annotations

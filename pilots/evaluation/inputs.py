@@ -25,6 +25,11 @@ together, and the engine can be called on rows without a database.
 The data hash of a metric is the SHA-256 of the rows SQLite returned for it (as
 `marshal` writes them, every float exactly): the inputs the engine got. The same hash
 means the same inputs, hence the same result.
+
+Often the hashes are known without reading (`known_hashes`): a pilot's observation
+state (its row count, and a revision that triggers raise on every update and delete)
+tells whether anything was written since the last reading, which `remember_reading`
+keeps in `observation_reading`.
 """
 
 from __future__ import annotations

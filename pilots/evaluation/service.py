@@ -21,8 +21,13 @@ same `input_hash`, its results are copied to the new as-of date (the result depe
 on the inputs, not on the date), which keeps scheduled looks cheap when no new data
 arrived. Nor are unchanged rows read again: when no observation of the pilot was
 written since the last reading and none lies between its cut-off and this one, the data
-hashes it found still hold (`inputs.known_hashes`); the rows are read only when the
-engine must run.
+hashes it found still hold (`inputs.known_hashes`); then the rows are read only when
+the engine must run.
+
+An evaluation is prepared by reading alone (`prepare_look`) and then stored
+(`store_look`), so worker processes can prepare looks that the scheduler's process
+stores; `look_holds` checks, inside the write transaction, that what a look was
+prepared from is still so.
 """
 
 from __future__ import annotations
