@@ -93,13 +93,18 @@ def xmr_limits(values: Sequence[float], *, screen_outliers: bool = True) -> Limi
     if screen_outliers:
         screen = MOVING_RANGE_SCREEN * mean_range
         mean_range = _mean([r for r in ranges if r < screen])
+    return _limits(mean, mean_range, len(y))
+
+
+def _limits(mean: float, mean_range: float, n_points: int) -> Limits:
+    """The limits around `mean` at LIMIT (and NEAR_LIMIT) times the mean moving range."""
     return Limits(
         mean=mean,
         lower=mean - LIMIT * mean_range,
         upper=mean + LIMIT * mean_range,
         near_lower=mean - NEAR_LIMIT * mean_range,
         near_upper=mean + NEAR_LIMIT * mean_range,
-        n_points=len(y),
+        n_points=n_points,
     )
 
 
@@ -121,14 +126,7 @@ def _xmr_limits_numpy(y: list[float], screen_outliers: bool) -> Limits:
     mean_range = float(ranges.mean())
     if screen_outliers:
         mean_range = float(ranges[ranges < MOVING_RANGE_SCREEN * mean_range].mean())
-    return Limits(
-        mean=mean,
-        lower=mean - LIMIT * mean_range,
-        upper=mean + LIMIT * mean_range,
-        near_lower=mean - NEAR_LIMIT * mean_range,
-        near_upper=mean + NEAR_LIMIT * mean_range,
-        n_points=len(y),
-    )
+    return _limits(mean, mean_range, len(y))
 
 
 def trend_runs(y: Sequence[float], length: int) -> list[int]:
