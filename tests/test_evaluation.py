@@ -470,10 +470,12 @@ def test_a_look_prepared_before_a_new_plan_was_approved_is_prepared_again(db):
     assert versions == {look.plan.version + 1}
 
 
-def test_a_worker_that_dies_leaves_its_looks_to_the_writer():
+def test_a_worker_that_dies_or_fails_leaves_its_looks_to_the_writer():
     with ProcessPoolExecutor(1, mp_context=workers._context()) as pool:
-        future = pool.submit(os._exit, 3)  # a worker killed mid-task
-        assert workers.Pending(future, 0).look() is None
+        failing = pool.submit(int, "not a number")  # the task itself raises
+        assert workers.Pending(failing, 0).look() is None
+        dying = pool.submit(os._exit, 3)  # a worker killed mid-task
+        assert workers.Pending(dying, 0).look() is None
 
 
 def test_how_many_workers_prepare_the_looks():

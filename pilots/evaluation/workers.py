@@ -86,6 +86,9 @@ class Pending:
         except BrokenProcessPool as broken:
             log.warning("The evaluation's worker processes stopped (%s); going on alone", broken)
             return None
+        except Exception as error:  # noqa: BLE001 - e.g. a look that would not pickle
+            log.warning("A worker's looks did not arrive (%s); preparing them here", error)
+            return None
         return prepared
 
 
