@@ -20,6 +20,19 @@ def test_adding_a_unit_through_htmx_and_refusing_a_bad_one(auth, client, db):
     assert next(db.query("SELECT kind FROM unit WHERE slug = 'hjemme-vest'"))["kind"] == "team"
 
 
+def test_a_new_unit_belongs_under_the_municipality_unless_the_admin_says_otherwise(
+    auth, client, db
+):
+    auth.login()
+    page = client.get("/admin/units", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    (municipality,) = [
+        row["slug"] for row in db.query("SELECT slug FROM unit WHERE parent_id IS NULL")
+    ]
+    selected = re.findall(r'<option value="([^"]*)" selected>', page)
+    assert selected == [municipality]
+    assert '<option value="">(none: a new municipality)</option>' in page  # still one choice away
+
+
 def test_renaming_a_unit_inline(auth, client, db):
     auth.login()
     unit_id = next(db.query("SELECT id FROM unit WHERE slug = 'bosted-forst'"))["id"]

@@ -30,7 +30,15 @@ def _see_other(endpoint: str, **values):
 @allow("admin")
 def units():
     """The organisation tree, with a form to add a unit."""
-    return page("admin/units.html", units=org.unit_tree(get_db()), errors={}, form={})
+    tree = org.unit_tree(get_db())
+    return page("admin/units.html", units=tree, errors={}, form={"parent": _usual_parent(tree)})
+
+
+def _usual_parent(tree: list[dict]) -> str:
+    """Where a new unit most likely belongs: under the municipality when there is just
+    one (a second municipality is rare; it stays one choice away), else nowhere yet."""
+    roots = [unit for unit in tree if unit["depth"] == 0]
+    return roots[0]["slug"] if len(roots) == 1 else ""
 
 
 @bp.route("/units", methods=["POST"])
