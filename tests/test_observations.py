@@ -11,7 +11,7 @@ from openpyxl import Workbook, load_workbook
 
 from pilots import migrations
 from pilots.db import connect
-from pilots.domain import NotFound, audit
+from pilots.domain import DomainError, NotFound, audit
 from pilots.domain import observations as obs
 from pilots.domain.observation_files import Observation
 
@@ -306,7 +306,7 @@ def test_csv_export_formats(db):
         )
     )
     assert text.splitlines()[1] == "admissions,2026-02-01,comparison,site-1,2,1234.5"
-    with pytest.raises(obs.DomainError):
+    with pytest.raises(DomainError):
         list(obs.export_observations_csv(db, 1, delimiter=",", decimal_mark=","))
 
 
@@ -376,3 +376,140 @@ def test_neutralise():
         "'\rx",
         "a=1",
     ]
+
+
+# -- a period as a total or as per-person rows, never both ----------------------------
+
+
+def test_per_person_rows_beside_a_stored_total_are_refused_naming_line_and_upload(db):
+    entry = obs.import_records(
+        db,
+        1,
+        [{"metric": "wait", "period": "2026-03-01", "unit": "", "value": 4}],
+        actor_id=1,
+        source="entry",
+        now="2026-03-05T10:00:00Z",
+    )
+    before = snapshot(db)
+    text = HEADER + "wait;01.02.2026;pilot;P1;3;\r\nwait;01.03.2026;pilot;P1;5;\r\n"
+    with pytest.raises(obs.ImportRefused) as caught:
+        import_text(db, text)
+    (error,) = caught.value.errors
+    assert (error.line, error.column, error.code) == (3, "unit", "units_beside_total")
+    assert error.text == (
+        "01.03.2026 of wait, pilot arm, already has a total from quick entry on 05.03.2026;"
+        " per-person rows would be counted twice. Give the period as per-person rows only,"
+        " or as a total only; undo the earlier upload first if it was wrong."
+    )
+    assert snapshot(db) == before  # no rows, no upload row, no audit event
+    assert entry["inserted"] == 1 and db["upload"].count == 1
+
+
+def test_a_total_beside_stored_per_person_rows_is_refused_by_quick_entry_and_records(db):
+    import_text(
+        db, HEADER + "wait;01.03.2026;comparison;P1;5;\r\nwait;01.03.2026;comparison;P2;7;\r\n"
+    )
+    before = snapshot(db)
+    for source in ("entry", "json"):
+        records = [
+            {"metric": "wait", "period": "2026-02-01", "arm": "comparison", "value": 4},
+            {"metric": "wait", "period": "2026-03-01", "arm": "comparison", "value": 6},
+        ]
+        with pytest.raises(obs.ImportRefused) as caught:
+            obs.import_records(db, 1, records, actor_id=1, source=source, now=NOW)
+        (error,) = caught.value.errors
+        assert (error.line, error.column, error.code) == (2, "unit", "total_beside_units")
+        assert error.text.startswith(
+            "01.03.2026 of wait, comparison arm, already has 2 per-person rows, the latest"
+            " from data.csv on 26.11.2026; a total would be counted twice."
+        )
+        assert snapshot(db) == before
+
+
+def test_a_total_and_per_person_rows_in_one_file_are_refused(db):
+    text = (
+        HEADER + "wait;01.03.2026;pilot;;4;\r\n"
+        "housed;01.03.2026;pilot;;1;2\r\n"
+        "wait;01.03.2026;pilot;P1;5;\r\n"
+    )
+    with pytest.raises(obs.ImportRefused) as caught:
+        import_text(db, text)
+    (error,) = caught.value.errors
+    assert (error.line, error.code) == (4, "mixed_total_and_units")
+    assert "line 2 gives a total and line 4 per-person rows" in error.text
+    assert db["observation"].count == 0 and db["upload"].count == 0
+
+
+def test_totals_for_some_periods_and_per_person_rows_for_others_are_accepted(db):
+    text = (
+        HEADER + "wait;01.01.2026;pilot;;4;\r\n"
+        "wait;01.02.2026;pilot;P1;5;\r\nwait;01.02.2026;pilot;P2;6;\r\n"
+        "wait;01.02.2026;comparison;;3;\r\n"  # another arm of the same month
+        "housed;01.02.2026;pilot;;1;2\r\n"  # another metric of the same month
+    )
+    assert import_text(db, text)["inserted"] == 5
+    # and later: a total for a month with none, per-person rows for a month with none
+    more = HEADER + "wait;01.03.2026;pilot;;4;\r\nwait;01.04.2026;pilot;P1;2;\r\n"
+    assert import_text(db, more)["inserted"] == 2
+    # the same file again only updates its own kind of row
+    assert import_text(db, text)["updated"] == 5
+
+
+def test_a_mix_stored_before_the_rule_does_not_block_other_periods(db):
+    import_text(db, HEADER + "wait;01.01.2026;pilot;P1;5;\r\n")
+    with db.atomic():  # as a database from before the rule could hold it
+        db.execute(
+            "INSERT INTO observation (pilot_id, metric_id, period, arm, unit, value,"
+            " created_at, updated_at) VALUES (1, 1, '2026-01-01', 'pilot', '', 4, ?, ?)",
+            [NOW, NOW],
+        )
+    assert import_text(db, HEADER + "wait;01.02.2026;pilot;P1;5;\r\n")["inserted"] == 1
+    with pytest.raises(obs.ImportRefused) as caught:
+        import_text(db, HEADER + "wait;01.01.2026;pilot;P2;5;\r\n")
+    assert caught.value.errors[0].code == "units_beside_total"
+
+
+# -- undoing an upload ----------------------------------------------------------------
+
+
+def test_undo_removes_only_the_rows_still_carrying_the_upload_and_is_audited(db):
+    first = import_text(db, GOOD)
+    later = import_text(db, HEADER + "wait;01.01.2026;pilot;P1;20;\r\n")  # rewrites one row
+    other = obs.import_records(
+        db, 2, [{"metric": "wait", "period": "2026-01-01", "value": 1}], actor_id=1, now=NOW
+    )
+    result = obs.undo_upload(db, 1, first["upload_id"], 1, now=NOW)
+    assert result == {"upload_id": first["upload_id"], "removed": 3}
+    assert stored(db) == [("wait", "2026-01-01", "pilot", "P1", 20.0, None)]
+    assert db["observation"].count == 2  # pilot 2's row stays
+    event = next(db.query("SELECT * FROM audit_event ORDER BY id DESC"))
+    assert (event["action"], event["object_type"], event["object_id"]) == (
+        "observations.undo_upload",
+        "pilot",
+        "1",
+    )
+    assert json.loads(event["after"]) == {"upload_id": first["upload_id"], "removed": 3}
+    assert audit.verify_chain(db)[1] is None
+    uploads = {u["id"]: u for u in obs.uploads_for(db, 1)}
+    assert uploads[first["upload_id"]]["undone"] and uploads[first["upload_id"]]["carrying"] == 0
+    assert (
+        not uploads[later["upload_id"]]["undone"] and uploads[later["upload_id"]]["carrying"] == 1
+    )
+    assert db["upload"].count == 3  # the upload stays as the record of what came
+    with pytest.raises(DomainError):
+        obs.undo_upload(db, 1, first["upload_id"], 1, now=NOW)
+    with pytest.raises(NotFound):  # an upload of another pilot
+        obs.undo_upload(db, 1, other["upload_id"], 1, now=NOW)
+
+
+def test_after_an_undo_the_period_may_be_given_the_other_way(db):
+    entry = obs.import_records(
+        db,
+        1,
+        [{"metric": "wait", "period": "2026-03-01", "value": 4}],
+        actor_id=1,
+        source="entry",
+        now=NOW,
+    )
+    obs.undo_upload(db, 1, entry["upload_id"], 1, now=NOW)
+    assert import_text(db, HEADER + "wait;01.03.2026;pilot;P1;5;\r\n")["inserted"] == 1

@@ -458,3 +458,109 @@ def test_the_api_refuses_with_line_and_column_and_stores_nothing(app, db):
     assert _api(client, db, OLA, "POST", url, json=[]).status_code == 404  # not on the team
     assert _api(client, db, JONAS, "POST", url, json=[]).status_code == 403
     assert snapshot(db) == before
+
+
+# ---- a period as a total or as per-person rows, never both ------------------------------
+
+
+def test_quick_entry_beside_per_person_rows_is_refused_next_to_the_cell(kari, db):
+    pilot = _pilot(db)  # the demo stored housed-6m as rows per person, by file
+    before = snapshot(db)
+    form = {
+        "metric": "housed-6m",
+        "until": "2026-10-15",
+        "v|2026-10-01|pilot": "3",
+        "n|2026-10-01|pilot": "10",
+    }
+    response = kari.post(
+        f"/pilots/{pilot}/data/entry", form, headers={**HTMX, "Accept-Language": "en"}
+    )
+    assert response.status_code == 422 and "<html" not in response.text
+    cell = response.text.split('id="err-housed-6m-2026-10-01-pilot"')[1][:600]
+    assert (
+        "01.10.2026 of housed-6m, pilot arm, already has 12 per-person rows, the latest from"
+        " bosted-forst-mars-oktober.csv on 02.11.2026; a total would be counted twice."
+    ) in cell
+    assert snapshot(db) == before
+    norwegian = kari.post(f"/pilots/{pilot}/data/entry", form, headers=HTMX)
+    assert "ville blitt telt to ganger" in norwegian.text
+
+
+def test_a_file_of_per_person_rows_beside_stored_totals_is_refused_when_stored(kari, db):
+    pilot = _pilot(db)
+    before = snapshot(db)
+    text = HEADER + "er-visits;01.09.2026;pilot;;3;300\r\ner-visits;01.10.2026;pilot;P1;1;10\r\n"
+    preview = _upload(kari, pilot, text, "per-person.csv")
+    assert preview.status_code == 200  # the preview reads the file; storing checks the data
+    token = preview.text.split("/data/upload/")[1][:32]
+    stored = kari.post(
+        f"/pilots/{pilot}/data/upload/{token}", headers={**HTMX, "Accept-Language": "en"}
+    )
+    assert stored.status_code == 422 and "Nothing was stored" in stored.text
+    row = stored.text.split("<td>3</td>")[1][:400]
+    assert "unit" in row and "01.10.2026 of er-visits, pilot arm, already has a total from" in row
+    assert snapshot(db) == before
+
+
+# ---- undo an upload -----------------------------------------------------------------
+
+
+def _undo_url(db, pilot):
+    upload = next(db.query("SELECT id FROM upload WHERE pilot_id = ? ORDER BY id", [pilot]))
+    return f"/pilots/{pilot}/data/uploads/{upload['id']}/undo", upload["id"]
+
+
+def test_undo_asks_first_then_removes_the_rows_still_carrying_the_upload(kari, db):
+    pilot = _pilot(db)
+    url, upload_id = _undo_url(db, pilot)
+    # one row of the demo file is rewritten by quick entry: it now belongs to that entry
+    kari.post(
+        f"/pilots/{pilot}/data/entry",
+        {"metric": "er-visits", "until": "2026-10-15", "v|2026-10-01|pilot": "9"},
+        headers=HTMX,
+    )
+    carrying = db.execute(
+        "SELECT count(*) FROM observation WHERE upload_id = ?", [upload_id]
+    ).fetchone()[0]
+    total = db["observation"].count
+    page = kari.client.get(f"/pilots/{pilot}/data", headers={"Accept-Language": "en"}).text
+    assert url in page and "bosted-forst-mars-oktober.csv" in page
+    confirm = kari.client.get(url, headers={"Accept-Language": "en"})
+    assert confirm.status_code == 200 and "Undo the upload" in confirm.text
+    assert f"deletes the {carrying} stored rows" in confirm.text
+    assert db["observation"].count == total  # asking changes nothing
+    assert kari.client.post(url).status_code == 400  # no CSRF token, no undo
+    assert db["observation"].count == total
+    audit_before = db["audit_event"].count
+    done = kari.post(url, headers={"Accept-Language": "en"})
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/pilots/{pilot}/data")
+    assert db["observation"].count == total - carrying
+    kept = list(db.query("SELECT * FROM observation WHERE pilot_id = ?", [pilot]))
+    assert [(r["value"], r["period"]) for r in kept] == [(9.0, "2026-10-01")]
+    event = next(db.query("SELECT * FROM audit_event ORDER BY id DESC"))
+    assert db["audit_event"].count == audit_before + 1
+    assert event["action"] == "observations.undo_upload" and event["object_id"] == str(pilot)
+    assert json.loads(event["after"]) == {"upload_id": upload_id, "removed": carrying}
+    after = kari.client.get(f"/pilots/{pilot}/data", headers={"Accept-Language": "en"}).text
+    assert f"Upload undone: {carrying} rows removed." in after
+    assert url not in after  # undone once; the list says so
+    again = kari.post(url, headers={"Accept-Language": "en"})
+    assert again.status_code == 409 and db["audit_event"].count == audit_before + 1
+
+
+def test_undo_is_refused_to_whoever_may_not_enter_data_for_the_pilot(app, jonas, db):
+    pilot = _pilot(db)
+    url, _upload_id = _undo_url(db, pilot)
+    ola = Auth(app.test_client())
+    ola.login(OLA)  # frontline, on another team
+    before = snapshot(db)
+    assert ola.client.get(url).status_code == 404
+    assert ola.post(url).status_code == 404
+    assert jonas.client.get(url).status_code == 403  # an analyst enters no data
+    assert jonas.post(url).status_code == 403
+    assert url not in jonas.client.get(f"/pilots/{pilot}/data").text
+    other = _pilot(db, "Husleiegaranti uten søknad")  # an upload of one pilot, another's URL
+    kari = Auth(app.test_client())
+    kari.login(KARI)
+    assert kari.client.get(url.replace(f"/pilots/{pilot}/", f"/pilots/{other}/")).status_code == 404
+    assert snapshot(db) == before

@@ -4,9 +4,12 @@ An import is one unit of work: the rows a reader (observation_files) yields go i
 `observation` table with one UPSERT per row on the key (pilot, metric, period, arm,
 unit), so importing the same rows again updates them instead of adding copies, and
 any error, in the file or found by the database (a key twice in one import), rolls
-everything back, the `upload` row too. Exports write the observation contract back out
-as CSV (the user's delimiter and decimal mark, formula injection neutralised), .xlsx and
-JSON, streaming, for observations and for the metric catalogue.
+everything back, the `upload` row too. A period is stored as a total (unit '') or as
+rows per unit, never both: the statistics add what is stored, so an import that would
+mix them is refused the same way. `undo_upload` takes an import back. Exports write the
+observation contract back out as CSV (the user's delimiter and decimal mark, formula
+injection neutralised), .xlsx and JSON, streaming, for observations and for the metric
+catalogue.
 
 Formula neutralisation: a text cell that starts with = + - @, a tab or a carriage
 return gets a leading apostrophe, so a spreadsheet shows it as text instead of running
@@ -26,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from pilots.db import utc_now
-from pilots.domain import DomainError, NotFound, audit
+from pilots.domain import DomainError, NotFound, audit, translatable
 from pilots.domain.observation_files import (
     ARMS,
     DEFAULT_MAX_BYTES,
@@ -135,8 +138,10 @@ def import_observations(
     their metric slugs must be the pilot's metrics. A key already stored is updated; a
     key given twice in `rows` is an error. If `rows` raises `FileRefused` (a bad file),
     or anything is wrong, `ImportRefused` is raised and nothing is stored, not even the
-    upload row. `file_format` ({encoding, delimiter, decimal_mark}, or a callable giving
-    it once the rows are read) goes into the upload record.
+    upload row; so is an import that would leave a metric, period and arm with both a
+    total and per-unit rows (one error per such period). `file_format` ({encoding,
+    delimiter, decimal_mark}, or a callable giving it once the rows are read) goes into
+    the upload record.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
@@ -204,6 +209,8 @@ def import_observations(
                 (pilot_id, metric_ids[row[0]], row[1], row[2], row[3]),
             ).fetchone()
             duplicate(errors, Observation(*row), first[0] if first else None)
+        if not (refused or errors.total):
+            _refuse_mixing(conn, errors, pilot_id, upload_id)
         if refused or errors.total:
             raise _refusal(refused, errors, max_errors)
         (inserted,) = conn.execute(
@@ -329,6 +336,91 @@ def _unknown_metric(errors: ErrorList, row, metric_ids: Mapping[str, int]):
     )
 
 
+# The (metric, period, arm) groups of the pilot that hold a total (unit '') beside rows
+# per named unit, where this import (?2) wrote either side: the statistics would add
+# both, counting the period twice. One pass over the pilot's key index picks the totals
+# (few); only for those are the per-unit rows looked up.
+_MIXED = """
+    WITH mixed AS (
+        SELECT t.metric_id, t.period, t.arm, t.upload_id AS total_upload,
+               t.source_line AS total_line,
+               (SELECT min(u.source_line) FROM observation u
+                WHERE u.pilot_id = ?1 AND u.metric_id = t.metric_id AND u.period = t.period
+                  AND u.arm = t.arm AND u.unit > '' AND u.upload_id = ?2) AS unit_line,
+               (SELECT count(*) FROM observation u
+                WHERE u.pilot_id = ?1 AND u.metric_id = t.metric_id AND u.period = t.period
+                  AND u.arm = t.arm AND u.unit > '' AND u.upload_id IS NOT ?2) AS units_before,
+               (SELECT max(u.upload_id) FROM observation u
+                WHERE u.pilot_id = ?1 AND u.metric_id = t.metric_id AND u.period = t.period
+                  AND u.arm = t.arm AND u.unit > '' AND u.upload_id IS NOT ?2) AS units_upload
+        FROM observation t
+        WHERE t.pilot_id = ?1 AND t.unit = ''
+          AND EXISTS (SELECT 1 FROM observation u
+                      WHERE u.pilot_id = ?1 AND u.metric_id = t.metric_id
+                        AND u.period = t.period AND u.arm = t.arm AND u.unit > '')
+    )
+    SELECT m.slug AS metric, x.period, x.arm, x.total_upload, x.total_line, x.unit_line,
+           x.units_before, up.source, up.filename, up.created_at
+    FROM mixed x JOIN metric m ON m.id = x.metric_id
+    LEFT JOIN upload up
+           ON up.id = CASE WHEN x.total_upload IS ?2 THEN x.units_upload ELSE x.total_upload END
+    WHERE x.total_upload IS ?2 OR x.unit_line IS NOT NULL
+"""
+
+# One message per way a period comes to hold both; the advice ends each of them.
+_MIXED_IN_ONE_IMPORT = translatable(
+    "%(period)s of %(metric)s, %(arm)s arm: line %(first)s gives a total and line %(line)s"
+    " per-person rows; they would be counted twice. Give the period as per-person rows"
+    " only, or as a total only."
+)
+_TOTAL_BESIDE_UNITS = translatable(
+    "%(period)s of %(metric)s, %(arm)s arm, already has %(count)s per-person rows, the"
+    " latest from %(upload)s on %(day)s; a total would be counted twice. Give the period as"
+    " per-person rows only, or as a total only; undo the earlier upload first if it was"
+    " wrong."
+)
+_UNITS_BESIDE_ENTRY = translatable(
+    "%(period)s of %(metric)s, %(arm)s arm, already has a total from quick entry on"
+    " %(day)s; per-person rows would be counted twice. Give the period as per-person rows"
+    " only, or as a total only; undo the earlier upload first if it was wrong."
+)
+_UNITS_BESIDE_TOTAL = translatable(
+    "%(period)s of %(metric)s, %(arm)s arm, already has a total from %(upload)s on"
+    " %(day)s; per-person rows would be counted twice. Give the period as per-person rows"
+    " only, or as a total only; undo the earlier upload first if it was wrong."
+)
+
+
+def _refuse_mixing(conn, errors: ErrorList, pilot_id: int, upload_id: int):
+    """An error per period that would hold both a total and per-person rows."""
+    found = []
+    for row in conn.execute(_MIXED, (pilot_id, upload_id)):
+        metric, period, arm, total_upload, total_line, unit_line, units_before = row[:7]
+        source, filename, created_at = row[7:]
+        params = {"period": _day(period), "metric": metric, "arm": arm, "day": "—"}
+        params["upload"] = filename or (source or "—").upper()
+        if created_at:  # rows stored before uploads were recorded have none
+            params["day"] = _day(local_today(created_at).isoformat())
+        if total_upload == upload_id and unit_line is not None:
+            first, line = sorted((total_line, unit_line))
+            params.update(first=first, line=line)
+            found.append((line, "mixed_total_and_units", _MIXED_IN_ONE_IMPORT, params))
+        elif total_upload == upload_id:
+            params["count"] = units_before
+            found.append((total_line, "total_beside_units", _TOTAL_BESIDE_UNITS, params))
+        elif source == "entry":
+            found.append((unit_line, "units_beside_total", _UNITS_BESIDE_ENTRY, params))
+        else:
+            found.append((unit_line, "units_beside_total", _UNITS_BESIDE_TOTAL, params))
+    for line, code, message, params in sorted(found, key=lambda error: error[0] or 0):
+        errors.add(line, "unit", code, message, **params)
+
+
+def _day(iso: str) -> str:
+    """A date as users write it in files: DD.MM.YYYY."""
+    return f"{iso[8:10]}.{iso[5:7]}.{iso[0:4]}"
+
+
 def _refusal(refused: list[FileRefused], errors: ErrorList, limit: int) -> ImportRefused:
     """One refusal from the file's errors and the import's, in line order."""
     found = [*(refused[0].errors if refused else []), *errors.kept]
@@ -355,16 +447,103 @@ def observations_for(db, pilot_id: int, metric_id: int | None = None) -> Iterato
     )
 
 
-def uploads_for(db, pilot_id: int) -> list[dict]:
-    """The pilot's imports, newest first, with who made them."""
-    return list(
+def uploads_for(db, pilot_id: int, limit: int | None = None) -> list[dict]:
+    """The pilot's imports, newest first (the latest `limit`), with who made them, how
+    many stored rows still carry each, and whether it was undone."""
+    uploads = list(
         db.query(
             """SELECT up.*, u.name AS user_name FROM upload up
                LEFT JOIN users u ON u.id = up.user_id
-               WHERE up.pilot_id = ? ORDER BY up.id DESC""",
-            [pilot_id],
+               WHERE up.pilot_id = ? ORDER BY up.id DESC LIMIT ?""",
+            [pilot_id, -1 if limit is None else limit],
         )
     )
+    if not uploads:
+        return uploads
+    # observation.upload_id has no index: one pass over the pilot's rows counts them all.
+    carrying = {
+        row["upload_id"]: row["n"]
+        for row in db.query(
+            """SELECT upload_id, count(*) AS n FROM observation
+               WHERE pilot_id = ? AND upload_id >= ? GROUP BY upload_id""",
+            [pilot_id, uploads[-1]["id"]],
+        )
+    }
+    undone = _undone_uploads(db, pilot_id)
+    for upload in uploads:
+        upload["carrying"] = carrying.get(upload["id"], 0)
+        upload["undone"] = upload["id"] in undone
+    return uploads
+
+
+def upload_for(db, pilot_id: int, upload_id: int) -> dict:
+    """One of the pilot's imports, as `uploads_for` gives it; NotFound if not the pilot's."""
+    upload = next(
+        db.query(
+            """SELECT up.*, u.name AS user_name,
+                      (SELECT count(*) FROM observation o
+                       WHERE o.pilot_id = up.pilot_id AND o.upload_id = up.id) AS carrying
+               FROM upload up LEFT JOIN users u ON u.id = up.user_id
+               WHERE up.pilot_id = ? AND up.id = ?""",
+            [pilot_id, upload_id],
+        ),
+        None,
+    )
+    if upload is None:
+        raise NotFound(upload_id)
+    upload["undone"] = upload_id in _undone_uploads(db, pilot_id)
+    return upload
+
+
+def _undone_uploads(db, pilot_id: int) -> set[int]:
+    # The upload table has no column for it (and gets no migration for it): the audit
+    # trail, which is append-only anyway, is where an undo is recorded.
+    return {
+        row["upload_id"]
+        for row in db.query(
+            """SELECT json_extract(after, '$.upload_id') AS upload_id FROM audit_event
+               WHERE action = ? AND object_type = 'pilot' AND object_id = ?""",
+            [UNDO_ACTION, str(pilot_id)],
+        )
+    }
+
+
+UNDO_ACTION = "observations.undo_upload"
+
+
+def undo_upload(db, pilot_id: int, upload_id: int, actor_id: int | None, now=None) -> dict:
+    """Take back an import: delete the observations that still carry `upload_id`.
+
+    Rows a later import rewrote carry that later upload and stay. The upload row stays
+    as the record of what came; the undo is one audit event with the rows removed.
+    Returns {upload_id, removed}. NotFound if the upload is not the pilot's; an upload
+    undone before is refused (DomainError).
+    """
+    now = now or utc_now()
+    with db.atomic():
+        upload = upload_for(db, pilot_id, upload_id)
+        if upload["undone"]:
+            raise DomainError("This upload has already been undone.")
+        removed = db.conn.execute(
+            "DELETE FROM observation WHERE pilot_id = ? AND upload_id = ?",
+            (pilot_id, upload_id),
+        ).rowcount
+        result = {"upload_id": upload_id, "removed": removed}
+        audit.record(
+            db,
+            actor_id=actor_id,
+            action=UNDO_ACTION,
+            object_type="pilot",
+            object_id=pilot_id,
+            before={
+                "source": upload["source"],
+                "filename": upload["filename"],
+                "created_at": upload["created_at"],
+            },
+            after=result,
+            at=now,
+        )
+    return result
 
 
 # -- exporting -----------------------------------------------------------------------

@@ -31,6 +31,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from pilots.domain import DomainError, NotFound, audit
@@ -51,6 +52,7 @@ bp = Blueprint("observations", __name__, url_prefix="/pilots")
 
 GRID_PERIODS = 12
 PAGE_SIZE = 25
+UPLOADS_SHOWN = 20  # the latest uploads listed (and offered for undo) on the data page
 STAGED_FOR = 24 * 3600  # seconds an upload waits for its "store" before it is swept
 TOKEN = re.compile(r"[0-9a-f]{32}")
 # Encodings a user may name for a CSV file; UTF-8 (with or without BOM) is the default.
@@ -278,7 +280,9 @@ def _context(pilot: dict, metric: dict | None, **extra) -> dict:
         "metrics": _metrics(pilot),
         "metric": metric,
         "member": member,
-        "uploads": domain.uploads_for(db, pilot["id"])[:20],
+        "uploads": domain.uploads_for(db, pilot["id"], limit=UPLOADS_SHOWN),
+        "uploads_shown": UPLOADS_SHOWN,
+        "may_undo": member and current_user.has_any_role(("frontline",)),
         "encodings": ENCODINGS,
         "delimiters": DELIMITERS,
         "arm_labels": _arm_labels(),
@@ -592,6 +596,38 @@ def store(pilot_id: int, token: str):
     response = page("observations/index.html", "upload", **_context(pilot, metric, stored=message))
     response.headers["HX-Trigger"] = "observations-changed"
     return response
+
+
+# ---- undo an upload -------------------------------------------------------------------
+
+
+@bp.route("/<int:pilot_id>/data/uploads/<int:upload_id>/undo", methods=["GET", "POST"])
+@allow("frontline")
+def undo(pilot_id: int, upload_id: int):
+    """Undo an upload: GET asks for confirmation, POST deletes the rows still carrying it."""
+    pilot = _editable(pilot_id)  # who may enter data may take it back
+    db = get_db()
+    try:
+        upload = domain.upload_for(db, pilot_id, upload_id)
+    except NotFound:
+        abort(404)
+    context = {"pilot": pilot, "upload": upload, "source_labels": _source_labels()}
+    if request.method == "GET":
+        return page("observations/undo.html", **context)
+    try:
+        result = domain.undo_upload(db, pilot_id, upload_id, current_user.id)
+    except DomainError as error:
+        context["error"] = _(error.message, **error.params)
+        return page("observations/undo.html", status=409, **context)
+    flash(
+        ngettext(
+            "Upload undone: %(num)s row removed.",
+            "Upload undone: %(num)s rows removed.",
+            result["removed"],
+        ),
+        "success",
+    )
+    return see_other(url_for("observations.index", pilot_id=pilot_id))
 
 
 # ---- exports ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The pilot data page in a real browser: a Norwegian semicolon file with decimal commas
-is previewed and then stored; values typed in the quick-entry grid with the keyboard
+is previewed, stored and undone; values typed in the quick-entry grid with the keyboard
 move the run chart and are saved with Enter; the indicator register. No console errors
 and no serious axe-core violations, in Norwegian and in English."""
 
@@ -27,6 +27,8 @@ WORDS = {
         "next": "Verdi, 16.11.2026",
         "saved": "Lagret: 1 nye",
         "range": "utenfor indikatorens område",
+        "undo": "Angre opplastingen",
+        "undone": "Opplastingen er angret: 3 rader fjernet.",
     },
     "en": {
         "preview": "Preview",
@@ -38,6 +40,8 @@ WORDS = {
         "next": "Value, 16 Nov 2026",
         "saved": "Saved: 1 new",
         "range": "outside the metric",
+        "undo": "Undo the upload",
+        "undone": "Upload undone: 3 rows removed.",
     },
 }
 
@@ -82,6 +86,14 @@ def test_a_norwegian_file_is_previewed_then_stored(
     stored = page.locator("table.observations tbody")
     assert "01.11.2026" in stored.inner_text() or "1 Nov 2026" in stored.inner_text()
     assert "310,50" in stored.inner_text() or "310.50" in stored.inner_text()
+    checked(page, axe, console_errors)
+    # Undo it: the newest upload's link asks first, on a page of its own.
+    page.locator("#uploads-area a[href$='/undo']").first.click()
+    page.wait_for_url("**/undo")
+    assert "uttrekk.csv" in page.locator("main").inner_text()
+    checked(page, axe, console_errors)
+    page.get_by_role("button", name=words["undo"]).click()
+    page.get_by_text(words["undone"]).wait_for()
     checked(page, axe, console_errors)
 
 
