@@ -6,6 +6,7 @@ import pytest
 from sessions import DEMO_EMAIL, Auth
 
 from pilots.domain import organisation as org
+from pilots.domain import pilots as domain
 
 EN = {"Accept-Language": "en"}
 
@@ -175,6 +176,29 @@ def test_pilot_list_filters_and_searches(kari, db):
     assert "<html" not in response.text
     response = kari.client.get("/pilots?status=paused", headers=EN)
     assert "No pilot matches these filters." in response.text
+
+
+def test_the_plan_form_names_every_trust_limit(db, kari):
+    team = org.unit_by_slug(db, "bosted-forst")["id"]
+    leader = org.user_by_email(db, DEMO_EMAIL["leader"])["id"]
+    domain.set_trust_envelope(
+        db,
+        team,
+        {
+            "trust_auto_days": "10",
+            "trust_max_days": "120",
+            "trust_max_citizens": "25",
+            "trust_max_cost": "250000",
+            "trust_excluded_risks": ["medication", "children"],
+        },
+        leader,
+    )
+    page = kari.client.get(f"/pilots/{_draft(kari, db)}/edit", headers=EN).text
+    summary = page.split('id="trust-summary">')[1].split("</p>")[0]
+    assert "at most 120 days and 25 citizens is approved after 10 days" in summary
+    assert "Its extra cost may be at most NOK 250,000." in summary
+    risks = summary.split("always waits for a leader: ")[1]
+    assert "Involves medication" in risks and "Involves children" in risks
 
 
 def test_leader_queue_and_trust_envelope(app, db, kari, ingrid):
