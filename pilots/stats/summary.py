@@ -264,31 +264,14 @@ def spc_sentence(name: str, language: str, improvement: int, concern: int) -> st
     return f"{name}: since the start the chart varies as before; no clear change."
 
 
-def effect_sentence(
-    *,
-    language: str,
-    metric: str,
-    metric_name,
-    design: str,
-    kind: str,
-    verdict: str,
-    estimate: float,
-    low: float,
-    high: float,
-    alpha: float,
-    sequential: bool,
-    unit: str | None = None,
-    below_mid: bool = False,
-    mid: float | None = None,
-) -> str:
-    """'<Metric>: <what differed> (<interval>); <verdict>.' in one language.
+def effect_sentence(*, language: str, **wording) -> str:
+    """'<Metric>: <what differed> (<interval>); <verdict>.' in one language; `wording`
+    as `effect_sentences` takes it.
 
     `kind` is "mean", "proportion" (shown in percentage points) or "ratio" (shown as
     a per cent difference with the ratio and its interval).
     """
-    up, figures = _clause_figures(kind, estimate, low, high)
-    wording = (metric, metric_name, design, kind, verdict, alpha, sequential, unit, below_mid, mid)
-    return _sentence_in(language, figures, up, *wording)
+    return effect_sentences(**wording)[language]
 
 
 def effect_sentences(
@@ -307,10 +290,9 @@ def effect_sentences(
     below_mid: bool = False,
     mid: float | None = None,
 ) -> dict[str, str]:
-    """`effect_sentence` in every language of `LOCALES`, language code -> sentence.
-
-    The same sentences as one `effect_sentence` call per language, with the numbers
-    rounded once for all languages (every result gets one sentence per language).
+    """The effect sentence in every language of `LOCALES`, language code -> sentence,
+    with the numbers rounded once for all languages (every result gets one sentence per
+    language). See `effect_sentence`.
     """
     up, figures = _clause_figures(kind, estimate, low, high)
     wording = (metric, metric_name, design, kind, verdict, alpha, sequential, unit, below_mid, mid)

@@ -1,16 +1,16 @@
 """The library calls written out for speed give the library's numbers, to the last bit.
 
 `newcombe_interval` and `score_test_p` replace statsmodels' two-proportion interval
-and test, `mean_and_variance` replaces `np.mean` and `np.var(ddof=1)`, and
-`effect_sentences` writes both languages' sentences at once. Each must give exactly
-what it replaces, so that stored results do not change with the speed-up.
+and test, and `mean_and_variance` replaces `np.mean` and `np.var(ddof=1)`. Each must
+give exactly what it replaces, so that stored results do not change with the speed-up.
+(`effect_sentence` is now `effect_sentences` for one language; the sentences' texts are
+held by tests/stats/test_judgement.py.)
 """
 
 import numpy as np
 import pytest
 from statsmodels.stats import proportion
 
-from pilots.stats import summary
 from pilots.stats.two_group import mean_and_variance, newcombe_interval, score_test_p
 
 COUNTS = [
@@ -52,38 +52,3 @@ def test_mean_and_variance_are_numpys(size):
             float(np.mean(values)),
             float(np.var(values, ddof=1)),
         )
-
-
-@pytest.mark.parametrize(
-    "kind, estimate, low, high, mid, unit",
-    [
-        ("mean", 12.345, 3.2, 21.49, 5.0, {"nb": "minutter", "en": "minutes"}),
-        ("mean", -1234.5, -2500.0, 31.0, None, "kr"),
-        ("proportion", 0.1234, -0.02, 0.267, 0.05, None),
-        ("ratio", 1.27, 1.02, 1.58, 0.1, None),
-        ("ratio", 0.8, 0.61, 1.05, None, None),
-    ],
-)
-def test_effect_sentences_are_effect_sentence_in_each_language(
-    kind, estimate, low, high, mid, unit
-):
-    for design in ("two_group", "pre_post", "did"):
-        wording = {
-            "metric": "waiting_time",
-            "metric_name": {"nb": "ventetid", "en": "waiting time"},
-            "design": design,
-            "kind": kind,
-            "verdict": "improved",
-            "estimate": estimate,
-            "low": low,
-            "high": high,
-            "alpha": 0.05,
-            "sequential": design == "did",
-            "unit": unit,
-            "below_mid": mid is not None,
-            "mid": mid,
-        }
-        assert summary.effect_sentences(**wording) == {
-            language: summary.effect_sentence(language=language, **wording)
-            for language in summary.LOCALES
-        }
