@@ -114,6 +114,18 @@ def _staged_upload(db):
     return f"/pilots/{_pilot(db, HOUSING)}/data/upload/{token}"
 
 
+def _undo_url(db):
+    """Undoing the housing pilot's latest upload that still has rows stored."""
+    pilot = _pilot(db, HOUSING)
+    upload = _id(
+        db,
+        """SELECT max(u.id) AS id FROM upload u WHERE u.pilot_id = ?
+           AND EXISTS (SELECT 1 FROM observation o WHERE o.upload_id = u.id)""",
+        pilot,
+    )
+    return f"/pilots/{pilot}/data/uploads/{upload}/undo"
+
+
 ALARM = "Trygghetsalarm med fast svarer"
 CASES = [
     Case(
@@ -313,6 +325,7 @@ CASES = [
         lambda db: {"file": (io.BytesIO(HOUSING_ROWS.encode()), "bosted.csv")},
     ),
     Case("observations.store", KARI, _staged_upload),
+    Case("observations.undo", KARI, _undo_url),
     Case(
         "register.create",
         KARI,
