@@ -478,6 +478,18 @@ def test_a_worker_that_dies_or_fails_leaves_its_looks_to_the_writer():
         assert workers.Pending(dying, 0).look() is None
 
 
+def test_workers_that_cannot_start_leave_every_look_to_the_writer_with_one_warning(caplog):
+    missing = "/nonexistent-folder/pilots.sqlite3"  # the workers' connection fails
+    with ProcessPoolExecutor(
+        2, mp_context=workers._context(), initializer=workers._open_worker, initargs=(missing,)
+    ) as pool:
+        pending = workers.submitted(pool, list(range(1, 41)), AS_OF, NOW)
+        assert [pilot_id for pilot_id, _ in pending] == list(range(1, 41))
+        assert [waiting.look() for _, waiting in pending] == [None] * 40
+    stopped = [r for r in caplog.records if "worker processes stopped" in r.getMessage()]
+    assert len(stopped) == 1
+
+
 def test_how_many_workers_prepare_the_looks():
     assert workers.worker_count(workers.PARALLEL_FROM - 1) == 1
     assert workers.worker_count(3, workers=2) == 2

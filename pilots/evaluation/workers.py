@@ -69,10 +69,14 @@ def _ready() -> None:
 
 
 class Pending:
-    """One pilot's look on its way: `done()` says whether waiting is over."""
+    """One pilot's look on its way: `done()` says whether waiting is over.
 
-    def __init__(self, future: Future | None, index: int):
+    `told` is shared by a run's Pendings, so a broken pool is logged once, not once per
+    pilot."""
+
+    def __init__(self, future: Future | None, index: int, told: set | None = None):
         self.future, self.index = future, index
+        self.told = told if told is not None else set()
 
     def done(self) -> bool:
         return self.future is None or self.future.done()
@@ -84,12 +88,18 @@ class Pending:
         try:
             prepared = self.future.result()[self.index]
         except BrokenProcessPool as broken:
-            log.warning("The evaluation's worker processes stopped (%s); going on alone", broken)
+            _stopped(self.told, broken)
             return None
         except Exception as error:  # noqa: BLE001 - e.g. a look that would not pickle
             log.warning("A worker's looks did not arrive (%s); preparing them here", error)
             return None
         return prepared
+
+
+def _stopped(told: set, broken: BrokenProcessPool) -> None:
+    if "stopped" not in told:
+        told.add("stopped")
+        log.warning("The evaluation's worker processes stopped (%s); going on alone", broken)
 
 
 @contextmanager
@@ -104,16 +114,30 @@ def prepared_looks(
     with ProcessPoolExecutor(
         workers, mp_context=_context(), initializer=_open_worker, initargs=(path,)
     ) as pool:
-        pending = []
-        for first in range(0, len(pilot_ids), PILOTS_PER_TASK):
-            chunk = pilot_ids[first : first + PILOTS_PER_TASK]
-            future = pool.submit(_prepare_in_worker, chunk, today, now)
-            pending += [(pilot_id, Pending(future, k)) for k, pilot_id in enumerate(chunk)]
+        pending = submitted(pool, pilot_ids, today, now)
         try:
             yield iter(pending)
         finally:
             for _, waiting in pending:
-                waiting.future.cancel()
+                if waiting.future is not None:
+                    waiting.future.cancel()
+
+
+def submitted(pool, pilot_ids: list[int], today: date, now: datetime) -> list[tuple[int, Pending]]:
+    """The pilots' looks handed to `pool`, PILOTS_PER_TASK at a time; once the pool is
+    broken (a worker died or could not start), the rest are left to this process."""
+    told: set = set()
+    pending: list[tuple[int, Pending]] = []
+    for first in range(0, len(pilot_ids), PILOTS_PER_TASK):
+        chunk = pilot_ids[first : first + PILOTS_PER_TASK]
+        future = None
+        if "stopped" not in told:
+            try:
+                future = pool.submit(_prepare_in_worker, chunk, today, now)
+            except BrokenProcessPool as broken:
+                _stopped(told, broken)
+        pending += [(pilot_id, Pending(future, k, told)) for k, pilot_id in enumerate(chunk)]
+    return pending
 
 
 def _file_of(db) -> str:
