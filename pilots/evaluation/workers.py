@@ -10,8 +10,10 @@ The workers come from multiprocessing's fork server: a clean process, started on
 the evaluation code imported, that forks each worker. So a worker starts at once and
 inherits nothing of the scheduler's process: no SQLite connection or lock (SQLite must
 not be carried across a fork), no scheduler lock file, no thread. `start_server` starts
-the server ahead; the scheduler does so when it starts. A worker opens its own
-connection and reads each look in one snapshot.
+the server ahead. A worker opens its own connection and reads each look in one
+snapshot. As with any multiprocessing start method but fork, a worker imports the
+program's main module: a script that evaluates must keep its work under
+`if __name__ == "__main__":` (the flask command and the benchmarks do).
 
 A look reaches the writer as a `Look`, or as None when the worker could not prepare it
 (the writer then prepares it itself, and so reports its error as one process would). A
