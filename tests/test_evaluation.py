@@ -43,7 +43,12 @@ from pilots.evaluation.cadence import (
     evaluate_due,
     next_look,
 )
-from pilots.evaluation.inputs import from_rows, observation_state, read_inputs
+from pilots.evaluation.inputs import (
+    from_rows,
+    observation_state,
+    observations_mark,
+    read_inputs,
+)
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
 from pilots.evaluation.service import cutoff_for, prepare_look
 from pilots.stats.did import difference_in_differences
@@ -345,6 +350,7 @@ def test_rows_stored_ahead_are_read_once_the_cut_off_passes_them(db):
 def test_the_data_state_changes_with_every_write_and_the_import_counts_stay_true(db):
     pilot_id = add_observations(db, [ADMISSION])[ADMISSION]
     states = [observation_state(db.conn, pilot_id)]
+    marks = [observations_mark(db.conn)]  # all pilots' observations at once
     rows = len(records_for(ADMISSION))
     assert states[0][1] == rows  # (revision, rows)
 
@@ -353,12 +359,14 @@ def test_the_data_state_changes_with_every_write_and_the_import_counts_stay_true
     assert (result["inserted"], result["updated"]) == (0, 3)
     states.append(observation_state(db.conn, pilot_id))
     assert states[-1] == (states[0][0] + 3, rows)  # three updates, as many revisions
+    marks.append(observations_mark(db.conn))
 
     added = [dict(changed[0], period="2026-11-01")]
     result = import_records(db, pilot_id, added, actor_id=None, source="api")
     assert (result["inserted"], result["updated"]) == (1, 0)
     states.append(observation_state(db.conn, pilot_id))
     assert states[-1] == (states[-2][0], rows + 1)  # an insert: one row more
+    marks.append(observations_mark(db.conn))
 
     with db.atomic():  # one row out, another in: the same count, a new revision
         db.execute(
@@ -372,7 +380,19 @@ def test_the_data_state_changes_with_every_write_and_the_import_counts_stay_true
         )
     states.append(observation_state(db.conn, pilot_id))
     assert states[-1] == (states[-2][0] + 1, rows + 1)
+    marks.append(observations_mark(db.conn))
+    with db.atomic():  # the highest row out and a row in, which may be given its id
+        db.execute("DELETE FROM observation WHERE id = (SELECT max(id) FROM observation)")
+        db.execute(
+            """INSERT INTO observation (pilot_id, metric_id, period, arm, unit, value,
+               created_at, updated_at) SELECT pilot_id, metric_id, '2027-01-01', arm, unit,
+               value, created_at, updated_at FROM observation WHERE pilot_id = ? LIMIT 1""",
+            [pilot_id],
+        )
+    marks.append(observations_mark(db.conn))
     assert len(set(states)) == len(states)
+    assert len(set(marks)) == len(marks) == 5
+    assert observations_mark(db.conn) == marks[-1]  # reading changes nothing
 
 
 def _stored_rows(db) -> list[tuple]:
@@ -468,6 +488,29 @@ def test_a_look_prepared_before_a_new_plan_was_approved_is_prepared_again(db):
         for row in db.query("SELECT plan_version FROM evaluation WHERE pilot_id = ?", [pilot_id])
     }
     assert versions == {look.plan.version + 1}
+
+
+def test_a_look_on_its_way_is_waited_for_no_longer_than_asked():
+    with ProcessPoolExecutor(2, mp_context=workers._context()) as pool:
+        slow = workers.Pending(pool.submit(time.sleep, 1), 0)
+        started = time.monotonic()
+        assert slow.ready(within=0.05) is False
+        assert time.monotonic() - started < 0.8
+        quick = workers.Pending(pool.submit(int, "7"), 0)
+        assert quick.ready(within=30) is True  # returns when it arrives, not after 30 s
+    assert workers.Pending(None, 0).ready() is True  # none on its way: prepared here
+
+
+def test_a_batch_holds_the_write_lock_for_its_time_only(db):
+    batches = cadence._Batches(db, 0.2)
+    assert batches.time_left() == 0.0  # none open
+    assert batches.open() is True and batches.open() is False
+    assert 0.0 < batches.time_left() <= 0.2
+    time.sleep(0.25)
+    assert batches.time_left() == 0.0
+    batches.commit()
+    assert batches.time_left() == 0.0 and batches.open() is True
+    batches.commit()
 
 
 def test_a_worker_that_dies_or_fails_leaves_its_looks_to_the_writer():

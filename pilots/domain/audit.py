@@ -57,7 +57,7 @@ def record(
     at: str | None = None,
 ) -> dict:
     """Append one event; call inside the unit of work whose change it records."""
-    last = next(db.query("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1"), None)
+    last = db.conn.execute("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
     event = {
         "at": at or utc_now(),
         "actor_id": actor_id,
@@ -68,7 +68,7 @@ def record(
         "before": _as_json(before),
         "after": _as_json(after),
         "reason": reason,
-        "prev_hash": last["hash"] if last else GENESIS,
+        "prev_hash": last[0] if last else GENESIS,
     }
     event["hash"] = _event_hash(event)
     db.conn.execute(_INSERT, event)

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from pilots.evaluation.inputs import observations_mark
 from pilots.evaluation.service import Look, look_holds, prepare_look, store_look
 from pilots.evaluation.workers import prepared_looks, worker_count
 
@@ -141,10 +142,19 @@ class _Batches:
     def __init__(self, db, seconds: float):
         self.db, self.seconds, self.started = db, seconds, None
 
-    def open(self) -> None:
+    def open(self) -> bool:
+        """Begin a batch unless one is open; True when one began."""
+        if self.started is not None:
+            return False
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        self.started = time.monotonic()
+        return True
+
+    def time_left(self) -> float:
+        """How long the open batch may still hold the write lock (0 with none open)."""
         if self.started is None:
-            self.db.conn.execute("BEGIN IMMEDIATE")
-            self.started = time.monotonic()
+            return 0.0
+        return max(0.0, self.seconds - (time.monotonic() - self.started))
 
     def commit(self, *, unless_young: bool = False) -> None:
         if self.started is None:
@@ -171,8 +181,9 @@ def evaluate_due(
     Only this process writes. A look that no longer holds when it is stored (its
     pilot's data, plan or stored results of the day changed since the worker read
     them, see `look_holds`) is prepared again here, inside the write transaction; so
-    is one a worker could not prepare. The write transaction is committed before
-    waiting for a look that is not ready, so a web request never waits on a worker.
+    is one a worker could not prepare. A look that is not ready is waited for within the
+    batch's time; past it, the write transaction is committed first, so a web request
+    waits on the lock no longer than BATCH_SECONDS, workers or not.
     """
     today = now.astimezone(UTC).date()
     evaluated: dict[int, int] = {}
@@ -185,17 +196,21 @@ def evaluate_due(
             notes.add(f"pilot {pilot['id']}: {pilot['note']}")
     pilot_ids = [pilot["id"] for pilot in due]
     prepared_by_workers = 0
+    # Taken before any look is read: while it holds, every look read since saw the data
+    # as they are, and storing it need not read its pilot's data state again.
+    mark, data_as_read = observations_mark(db.conn), False
     try:
         count = worker_count(len(pilot_ids), workers)
         with prepared_looks(db, pilot_ids, today, now, count) as looks:
             for pilot_id, pending in looks:
-                if not pending.done():
+                if not pending.ready(within=batches.time_left()):
                     batches.commit()
                 prepared = pending.look()
-                batches.open()
+                if batches.open():
+                    data_as_read = observations_mark(db.conn) == mark
                 try:
                     evaluated[pilot_id], by_worker = store_prepared(
-                        db, pilot_id, prepared, today, now
+                        db, pilot_id, prepared, today, now, data_as_read=data_as_read
                     )
                     prepared_by_workers += by_worker
                 except Exception as error:  # one pilot's bad data must not stop the others
@@ -231,12 +246,18 @@ def _failures(failed: dict[int, str], due: int) -> str:
 
 
 def store_prepared(
-    db, pilot_id: int, prepared: Look | None, today: date, now: datetime
+    db,
+    pilot_id: int,
+    prepared: Look | None,
+    today: date,
+    now: datetime,
+    *,
+    data_as_read: bool = False,
 ) -> tuple[int, bool]:
     """Store a look a worker prepared, or prepare it here when there is none or it no
     longer holds (the error, if any, is then raised here). Returns the rows stored,
-    and whether they were the worker's look."""
-    if prepared is not None and look_holds(db, prepared):
+    and whether they were the worker's look. `data_as_read`: see `look_holds`."""
+    if prepared is not None and look_holds(db, prepared, data_as_read=data_as_read):
         return store_look(db, prepared, now=now), True
     look = prepare_look(db, pilot_id, today, scheduled=True, now=now)
     return store_look(db, look, now=now), False

@@ -315,6 +315,18 @@ def observation_state(conn, pilot_id: int) -> tuple[int, int]:
     return revision or 0, rows
 
 
+_MARK = """SELECT (SELECT max(id) FROM observation),
+                  (SELECT sum(revision) FROM observation_revision)"""
+
+
+def observations_mark(conn) -> tuple:
+    """The write state of all observations: the highest row id and the sum of the
+    pilots' revisions. Any write changes it: a new row gets an id above every row
+    there is, and an update or a delete raises a revision (deleting the highest row,
+    which would let its id be given again, raises one too)."""
+    return tuple(conn.execute(_MARK).fetchone())
+
+
 def _reading(plan: FrozenPlan) -> str:
     """Besides the rows and the cut-off, what decides how a pilot's rows are read."""
     metrics = ",".join(f"{m.metric_id}:{m.type}" for m in plan.metrics)

@@ -291,13 +291,17 @@ def _day_rows(existing: dict) -> tuple:
     return tuple(sorted((k, *v) for k, v in existing.items()))
 
 
-def look_holds(db, look: Look) -> bool:
+def look_holds(db, look: Look, *, data_as_read: bool = False) -> bool:
     """Whether what a look was prepared from is still so: the pilot's data state, its
     approved plan, and its stored results of the day. Read inside the write transaction
     that stores the look, this makes storing a look prepared elsewhere (a worker
-    process) the same as preparing it there."""
+    process) the same as preparing it there. `data_as_read`: the caller knows that no
+    observation was written since before the look was read (`inputs.observations_mark`),
+    so the pilot's data state needs no reading."""
     pilot_id = look.plan.pilot_id
-    if look.plan.preview or inputs.observation_state(db.conn, pilot_id) != look.known.state:
+    if look.plan.preview:
+        return False
+    if not data_as_read and inputs.observation_state(db.conn, pilot_id) != look.known.state:
         return False
     plan = db.conn.execute(
         """SELECT p.approved_version, v.hash FROM pilot p

@@ -27,7 +27,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -71,7 +71,7 @@ def _ready() -> None:
 
 
 class Pending:
-    """One pilot's look on its way: `done()` says whether waiting is over.
+    """One pilot's look on its way: `ready()` says whether waiting is over.
 
     `told` is shared by a run's Pendings, so a broken pool is logged once, not once per
     pilot."""
@@ -80,8 +80,11 @@ class Pending:
         self.future, self.index = future, index
         self.told = told if told is not None else set()
 
-    def done(self) -> bool:
-        return self.future is None or self.future.done()
+    def ready(self, within: float = 0.0) -> bool:
+        """Whether the look has arrived, waiting for it up to `within` seconds."""
+        if self.future is None:
+            return True
+        return bool(wait([self.future], timeout=within).done)
 
     def look(self) -> Look | None:
         """The prepared look, or None when this process must prepare it."""
