@@ -326,6 +326,8 @@ def _forest(rows: list[dict]) -> dict:
     return {
         "type": "forest",
         "labels": [f"{r['title']} ({r['metric_name']})" for r in shown],
+        # on the chart, the pilot and its metric on lines of their own
+        "lines": [[r["title"], f"({r['metric_name']})"] for r in shown],
         "estimate": [r["relative"][0] for r in shown],
         "interval": [
             [r["relative"][1], r["relative"][2]] if r["relative"][1] is not None else None
@@ -335,8 +337,7 @@ def _forest(rows: list[dict]) -> dict:
         "text": {
             "estimate": _("Relative effect (%)"),
             "interval": _("95 % interval"),
-            "axis": _("Change in percent of the reference level"),
-            "zero": _("No change"),
+            "axis": _("Change in percent of the reference level (0 % = no change)"),
         },
     }
 

@@ -324,23 +324,24 @@
   }
 
   function forest(data, canvas) {
-    canvas.parentNode.style.height = Math.max(12, 4 + 2.2 * data.labels.length) + "rem";
+    canvas.parentNode.style.height = Math.max(12, 5 + 3 * data.labels.length) + "rem";
     const percentOf = (v) => (v === null || v === undefined ? null : v / 100);
     const config = horizontalIntervals(
-      data.labels,
+      data.lines || data.labels,
       data.interval.map((i) => (i ? [percentOf(i[0]), percentOf(i[1])] : null)),
       data.estimate.map(percentOf),
       data.verdict.map((v) => VERDICT[v] || LINE),
       data,
       true
     );
+    // No label on the line itself, where it would cover a pilot's diamond: the axis
+    // title says what 0 % means.
     config.options.plugins.annotation.annotations.zero = {
       type: "line",
       scaleID: "x",
       value: 0,
       borderColor: INK,
       borderWidth: 1.5,
-      label: { display: true, content: data.text.zero, position: "start", font: { size: 11 } },
     };
     return config;
   }
