@@ -8,6 +8,7 @@ import pytest
 from pilots.domain import DomainError, NotFound, accounts, audit, pilots
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
+from pilots.domain.observation_files import local_today
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -433,6 +434,35 @@ def test_an_amendment_is_a_new_version_and_a_dropped_metric_stays_marked(db, peo
     assert amended["status"] == "running" and amended["end_date"] == "2026-09-30"
     dropped = [m for m in amended["metrics"] if m["dropped_in_version"] == 2]
     assert [m["slug"] for m in dropped] == ["er-visits-test"]
+
+
+def test_a_pilot_starts_on_its_planned_start_date_at_the_earliest(db, people, ready_draft):
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    pilots.approve(db, ready_draft["id"], people["ingrid"], 1)
+    today = local_today()  # in Norway
+    tomorrow = today + timedelta(days=1)
+    with db.atomic():
+        db.execute(
+            "UPDATE pilot SET start_date = ? WHERE id = ?",
+            [tomorrow.isoformat(), ready_draft["id"]],
+        )
+    events = db.execute("SELECT count(*) FROM audit_event").fetchone()[0]
+    with pytest.raises(DomainError, match=tomorrow.strftime("%d.%m.%Y")) as refused:
+        pilots.change_status(db, ready_draft["id"], "start", people["kari"])
+    assert refused.value.field == "status"
+    pilot = pilots.get_pilot(db, ready_draft["id"])
+    assert pilot["status"] == "approved" and pilots.starts_later(pilot, today)
+    assert db.execute("SELECT count(*) FROM audit_event").fetchone()[0] == events
+    # on the day itself, it starts
+    assert not pilots.starts_later(pilot, tomorrow)
+    with db.atomic():
+        db.execute(
+            "UPDATE pilot SET start_date = ? WHERE id = ?",
+            [today.isoformat(), ready_draft["id"]],
+        )
+    assert pilots.change_status(db, ready_draft["id"], "start", people["kari"])["status"] == (
+        "running"
+    )
 
 
 def test_pdsa_cycles_and_a_decision(db, people, ready_draft):

@@ -1,12 +1,14 @@
 """The pilot pages through the test client: a draft to a decision, with the refusals."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sessions import DEMO_EMAIL, Auth
 
 from pilots.domain import organisation as org
 from pilots.domain import pilots as domain
+from pilots.domain.observation_files import local_today
 
 EN = {"Accept-Language": "en"}
 
@@ -62,6 +64,29 @@ PLAN = {
     "role-0": "primary",
     "mid-0": "0,15",
 }
+
+
+def test_before_its_start_date_the_page_says_when_the_pilot_can_start(app, db, kari, ingrid):
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    form = {**PLAN, "metric_id-0": _metric_id(db, "housed")}
+    assert kari.post(f"/pilots/{pilot_id}/edit", form).status_code == 303
+    assert kari.post(f"/pilots/{pilot_id}/submit").status_code == 303
+    assert ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "1"}).status_code == 303
+    later = local_today() + timedelta(days=10)
+    with db.atomic():
+        db.execute(
+            "UPDATE pilot SET start_date = ?, end_date = ? WHERE id = ?",
+            [later.isoformat(), (later + timedelta(days=90)).isoformat(), pilot_id],
+        )
+    page = kari.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert 'id="starts-later"' in page and later.strftime("%-d %b %Y") in page
+    assert "Start the pilot" not in page
+    assert kari.post(f"/pilots/{pilot_id}/status", {"action": "start"}).status_code == 303
+    refused = kari.client.get(f"/pilots/{pilot_id}", headers=EN)
+    # the refusal, as flashed in the language of the request that was refused
+    assert f"starter {later.strftime('%d.%m.%Y')}: start den da" in refused.text
+    assert domain.get_pilot(db, pilot_id)["status"] == "approved"
 
 
 def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):

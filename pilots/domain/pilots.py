@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pilots.db import from_utc_text, to_utc_text, utc_now
 from pilots.domain import DomainError, NotFound, audit, translatable
 from pilots.domain.metrics import get_metric
+from pilots.domain.observation_files import local_today
 
 DESIGNS = ("spc", "pre_post", "two_group", "did")
 METRIC_ROLES = ("primary", "secondary", "balancing")
@@ -202,6 +203,11 @@ def search_pilots(
         )
     )
     return rows, total
+
+
+def starts_later(pilot: dict, today: date) -> bool:
+    """Whether the plan's start date is still to come (so the pilot cannot start yet)."""
+    return bool(pilot["start_date"]) and date.fromisoformat(pilot["start_date"]) > today
 
 
 def is_overdue(pilot: dict, today: date) -> bool:
@@ -1016,7 +1022,13 @@ TRANSITIONS = {
 
 
 def change_status(db, pilot_id: int, action: str, actor_id: int, reason: str = "") -> dict:
-    """Start, pause, resume or stop a pilot (its team does this)."""
+    """Start, pause, resume or stop a pilot (its team does this).
+
+    A pilot starts on its plan's start date at the earliest (the day in Norway): the
+    evaluation counts the periods before that date as the baseline, so work begun
+    earlier would be measured as if nothing had changed. Starting sooner takes an
+    amendment that moves the start date, which a leader sees.
+    """
     allowed, target, needs_reason = TRANSITIONS[action]
     reason = (reason or "").strip()
     if needs_reason and not reason:
@@ -1027,6 +1039,14 @@ def change_status(db, pilot_id: int, action: str, actor_id: int, reason: str = "
         if pilot["status"] not in allowed:
             raise DomainError(
                 "A %(status)s pilot cannot do this.", "status", status=pilot["status"]
+            )
+        if action == "start" and starts_later(pilot, local_today(now)):
+            raise DomainError(
+                "The plan has the pilot start on %(day)s: start it then, or propose an"
+                " amendment that moves the start date. The evaluation counts the periods"
+                " before that date as the baseline.",
+                "status",
+                day=date.fromisoformat(pilot["start_date"]).strftime("%d.%m.%Y"),
             )
         db["pilot"].update(
             pilot_id,

@@ -19,6 +19,7 @@ from pilots.domain import DomainError, NotFound
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
 from pilots.domain import pilots as domain
+from pilots.domain.observation_files import local_today
 from pilots.domain.planning import planning_advice
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow
@@ -141,6 +142,7 @@ def detail(pilot_id: int):
         missing=domain.missing_for_submission(pilot) if pilot["status"] == "draft" else [],
         advice=domain.advice_before_submission(pilot),
         overdue=domain.is_overdue(pilot, date.today()),
+        starts_later=domain.starts_later(pilot, local_today()),
         own=current_user.id in {pilot["created_by"], *(v["proposed_by"] for v in history)},
         errors={},
         **results_section(db, pilot, may=member or leader or current_user.has_role("analyst")),
