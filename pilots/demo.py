@@ -67,6 +67,7 @@ def load(db) -> list[dict]:
             )
         demo_pilots.load(db)
         demo_observations.load(db)
+        demo_pilots.decide(db)
         demo_stories.load(db)
     return logins()
 

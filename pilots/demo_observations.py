@@ -46,7 +46,7 @@ def _user(db, email: str) -> int:
     return organisation.user_by_email(db, email)["id"]
 
 
-def _store(db, title: str, records: list[dict], actor: int, at: str, source: str = "entry"):
+def _store(db, title: str, records: list[dict], actor: int, at: str | None, source: str = "entry"):
     pilot = _pilot(db, title)
     observations.import_records(db, pilot["id"], records, actor_id=actor, source=source, now=at)
 
@@ -175,7 +175,8 @@ def _other_pilots(db, rng: random.Random, amir: int, ola: int):
         }
         for week in _weeks(dt.date(2026, 6, 1), LAST_DAY - dt.timedelta(days=7))
     ]
-    _store(db, "Trygghetsalarm med fast svarer", alarm, ola, "2026-11-23T16:00:00Z")
+    # entered with the plan, which was just submitted (see demo_pilots): stamped now
+    _store(db, "Trygghetsalarm med fast svarer", alarm, ola, None)
 
 
 # (fields, created at); several are clean-up candidates on purpose.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pilots.db import to_utc_text
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
 from pilots.domain import pilots
@@ -105,6 +106,11 @@ def _at(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(hour=9, tzinfo=UTC)
 
 
+def _on(day: str) -> str:
+    """9 o'clock UTC on `day`, as stored: the demo's steps happen in the order of a year."""
+    return to_utc_text(_at(day))
+
+
 def _user(db, email: str) -> int:
     return org.user_by_email(db, email)["id"]
 
@@ -113,7 +119,14 @@ def _team(db, slug: str) -> int:
     return org.unit_by_slug(db, slug)["id"]
 
 
-def _plan(db, pilot_id, actor, charter: dict, metrics: list[tuple[str, str, float | None]]):
+def _plan(
+    db,
+    pilot_id,
+    actor,
+    charter: dict,
+    metrics: list[tuple[str, str, float | None]],
+    on: str | None = None,
+):
     choices = [
         {
             "metric_id": catalogue.metric_by_slug(db, slug)["id"],
@@ -122,7 +135,8 @@ def _plan(db, pilot_id, actor, charter: dict, metrics: list[tuple[str, str, floa
         }
         for slug, role, mid in metrics
     ]
-    return pilots.update_draft(db, pilot_id, charter, choices, actor), choices
+    now = _on(on) if on else None
+    return pilots.update_draft(db, pilot_id, charter, choices, actor, now=now), choices
 
 
 def load(db) -> None:
@@ -183,10 +197,11 @@ def load(db) -> None:
             ("er-visits", "secondary", None),
             ("staff-sick-leave", "balancing", None),
         ],
+        on="2026-01-20",
     )
     pilots.submit(db, housing["id"], kari, now=_at("2026-02-01"))
     pilots.approve(db, housing["id"], ingrid, 1, now=_at("2026-02-10"))
-    pilots.change_status(db, housing["id"], "start", kari)
+    pilots.change_status(db, housing["id"], "start", kari, now=_on("2026-03-01"))
     pilots.add_cycle(
         db,
         housing["id"],
@@ -199,6 +214,7 @@ def load(db) -> None:
             "act": "adapt",
         },
         kari,
+        now=_on("2026-04-02"),
     )
     pilots.propose_amendment(
         db,
@@ -207,6 +223,7 @@ def load(db) -> None:
         choices,
         "Naboskapsarbeidet trenger ett ekstra kontaktpunkt.",
         kari,
+        now=_on("2026-04-20"),
     )
     pilots.approve(db, housing["id"], ingrid, 2, now=_at("2026-05-02"))
 
@@ -216,6 +233,7 @@ def load(db) -> None:
         title="Brukerstyrt innleggelse",
         actor_id=amir,
         idea_text="Pasienten bestemmer selv når en kort innleggelse trengs.",
+        now=_on("2025-11-10"),
     )
     admission, _ = _plan(
         db,
@@ -238,10 +256,11 @@ def load(db) -> None:
             "cadence": "monthly",
         },
         [("inpatient-days", "primary", 10.0)],
+        on="2025-11-20",
     )
     pilots.submit(db, admission["id"], amir, now=_at("2025-12-01"))
     pilots.approve(db, admission["id"], ingrid, 1, now=_at("2025-12-08"))
-    pilots.change_status(db, admission["id"], "start", amir)
+    pilots.change_status(db, admission["id"], "start", amir, now=_on("2026-01-01"))
 
     visits = pilots.create_pilot(
         db,
@@ -249,6 +268,7 @@ def load(db) -> None:
         title="Færre uplanlagte besøk i sone nord",
         actor_id=ola,
         idea_text="Brukerne velger selv tidspunkt for faste besøk.",
+        now=_on("2026-04-10"),
     )
     visits, _ = _plan(
         db,
@@ -269,10 +289,11 @@ def load(db) -> None:
             "cadence": "weekly",
         },
         [("unplanned-visits", "primary", 3.0), ("staff-sick-leave", "balancing", None)],
+        on="2026-04-20",
     )
     pilots.submit(db, visits["id"], ola, now=_at("2026-05-01"))
     pilots.approve_due(db, _at("2026-05-16"))
-    pilots.change_status(db, visits["id"], "start", ola)
+    pilots.change_status(db, visits["id"], "start", ola, now=_on("2026-06-01"))
 
     nav = pilots.create_pilot(
         db,
@@ -280,6 +301,7 @@ def load(db) -> None:
         title="Fast kontaktperson i NAV",
         actor_id=kari,
         idea_text="Én fast kontaktperson i stedet for skiftende veiledere.",
+        now=_on("2026-02-10"),
     )
     nav, _ = _plan(
         db,
@@ -301,10 +323,12 @@ def load(db) -> None:
             "cadence": "monthly",
         },
         [("in-activity", "primary", 0.1)],
+        on="2026-02-20",
     )
     pilots.submit(db, nav["id"], kari, now=_at("2026-03-01"))
     pilots.approve(db, nav["id"], ingrid, 1, now=_at("2026-03-05"))
-    pilots.change_status(db, nav["id"], "start", kari)  # past its end, no decision: flagged
+    # past its end, no decision: flagged
+    pilots.change_status(db, nav["id"], "start", kari, now=_on("2026-04-01"))
 
     pilots.create_pilot(
         db,
@@ -320,6 +344,7 @@ def load(db) -> None:
         title="Trygghetsalarm med fast svarer",
         actor_id=ola,
         idea_text="Samme hjemmehjelper svarer alarmen på dagtid.",
+        now=_on("2026-11-16"),
     )
     _plan(
         db,
@@ -337,11 +362,16 @@ def load(db) -> None:
             "cadence": "weekly",
         },
         [("unplanned-visits", "primary", 2.0)],
+        on="2026-11-18",
     )
     pilots.submit(db, alarm["id"], ola)  # inside the trust limits: counting down
 
     night = pilots.create_pilot(
-        db, team_id=_team(db, "akuttposten"), title="Likeperson på nattevakt", actor_id=amir
+        db,
+        team_id=_team(db, "akuttposten"),
+        title="Likeperson på nattevakt",
+        actor_id=amir,
+        now=_on("2025-12-20"),
     )
     _plan(
         db,
@@ -358,21 +388,18 @@ def load(db) -> None:
             "cadence": "monthly",
         },
         [("inpatient-days", "primary", 5.0)],
+        on="2026-01-05",
     )
     pilots.submit(db, night["id"], amir, now=_at("2026-01-10"))
     pilots.approve(db, night["id"], ingrid, 1, now=_at("2026-01-15"))
-    pilots.change_status(db, night["id"], "start", amir)
-    pilots.conclude(
-        db,
-        night["id"],
-        amir,
-        "adopt",
-        "Pasientene sov bedre og ba sjeldnere om skjerming.",
-        "Likeperson på alle netter fra 2027.",
-    )
+    pilots.change_status(db, night["id"], "start", amir, now=_on("2026-02-01"))
 
     booking = pilots.create_pilot(
-        db, team_id=_team(db, "hjemme-nord"), title="Selvbetjent timebestilling", actor_id=ola
+        db,
+        team_id=_team(db, "hjemme-nord"),
+        title="Selvbetjent timebestilling",
+        actor_id=ola,
+        now=_on("2025-12-15"),
     )
     _plan(
         db,
@@ -389,6 +416,7 @@ def load(db) -> None:
             "cadence": "weekly",
         },
         [("unplanned-visits", "primary", 2.0)],
+        on="2025-12-20",
     )
     pilots.submit(db, booking["id"], ola, now=_at("2026-01-05"))
     pilots.approve(db, booking["id"], ingrid, 1, now=_at("2026-01-09"))
@@ -398,4 +426,20 @@ def load(db) -> None:
         "stop",
         ola,
         "Brukerne fant ikke fram i løsningen; vi prøver igjen med opplæring.",
+        now=_on("2026-03-20"),
+    )
+
+
+def decide(db) -> None:
+    """The decisions taken once the data were in (after `demo_observations.load`), so
+    each pilot's timeline runs in the order things happened."""
+    night = next(db.query("SELECT id FROM pilot WHERE title = 'Likeperson på nattevakt'"))
+    pilots.conclude(
+        db,
+        night["id"],
+        _user(db, "amir@fjordvik.example"),
+        "adopt",
+        "Pasientene sov bedre og ba sjeldnere om skjerming.",
+        "Likeperson på alle netter fra 2027.",
+        now=_on("2026-08-14"),
     )

@@ -53,3 +53,24 @@ def test_two_groups_and_did_have_both_arms_and_units(db):
         assert len(units) == 12  # ten or more a side: clustered errors, not permutation
         assert any(r["period"] < "2026-04-01" for r in nav if r["arm"] == arm)
         assert any(r["period"] >= "2026-04-01" for r in nav if r["arm"] == arm)
+
+
+def test_each_demo_pilots_timeline_runs_in_the_order_it_happened(db):
+    """The demo dates its steps (created, planned, submitted, approved, started, ...) in
+    the order of a year, so a pilot's timeline does not jump back and forth."""
+    events: dict[str, list[tuple[str, str]]] = {}
+    for row in db.query(
+        "SELECT object_id, at, action FROM audit_event WHERE object_type = 'pilot' ORDER BY id"
+    ):
+        events.setdefault(row["object_id"], []).append((row["at"], row["action"]))
+    assert len(events) >= 8
+    for steps in events.values():
+        assert [at for at, _ in steps] == sorted(at for at, _ in steps), steps
+    started = {
+        row["title"]: row["at"][:10]
+        for row in db.query(
+            """SELECT p.title, e.at FROM audit_event e JOIN pilot p ON p.id = e.object_id
+               WHERE e.action = 'pilot.start'"""
+        )
+    }
+    assert started["Bosted først for ti personer"] == "2026-03-01"  # its planned start

@@ -401,7 +401,9 @@ def clean_metric_choices(db, choices: list[dict]) -> list[dict]:
     return cleaned
 
 
-def update_draft(db, pilot_id: int, fields: dict, choices: list[dict], actor_id: int) -> dict:
+def update_draft(
+    db, pilot_id: int, fields: dict, choices: list[dict], actor_id: int, now: str | None = None
+) -> dict:
     """Save a draft's charter and metrics (a team member, while it is a draft)."""
     charter = clean_charter(fields)
     metrics = clean_metric_choices(db, choices)
@@ -413,7 +415,7 @@ def update_draft(db, pilot_id: int, fields: dict, choices: list[dict], actor_id:
                 "status",
             )
         before = plan_of(pilot)
-        now = utc_now()
+        now = now or utc_now()
         db["pilot"].update(
             pilot_id,
             {**charter, "risk_flags": json.dumps(charter["risk_flags"]), "updated_at": now},
@@ -959,7 +961,13 @@ def approve_due(db, now: datetime) -> list[int]:
 
 
 def propose_amendment(
-    db, pilot_id: int, fields: dict, choices: list[dict], reason: str, actor_id: int
+    db,
+    pilot_id: int,
+    fields: dict,
+    choices: list[dict],
+    reason: str,
+    actor_id: int,
+    now: str | None = None,
 ) -> dict:
     """Propose a change to an approved plan: a reason, a new version, re-approval."""
     reason = (reason or "").strip()
@@ -967,7 +975,7 @@ def propose_amendment(
         raise DomainError("Say why the plan must change.", "reason")
     charter = clean_charter(fields)
     metrics = clean_metric_choices(db, choices)
-    now = utc_now()
+    now = now or utc_now()
     with db.atomic():
         pilot = editable_pilot(db, pilot_id, actor_id)
         if pilot["status"] not in FROZEN:
@@ -1021,7 +1029,9 @@ TRANSITIONS = {
 }
 
 
-def change_status(db, pilot_id: int, action: str, actor_id: int, reason: str = "") -> dict:
+def change_status(
+    db, pilot_id: int, action: str, actor_id: int, reason: str = "", now: str | None = None
+) -> dict:
     """Start, pause, resume or stop a pilot (its team does this).
 
     A pilot starts on its plan's start date at the earliest (the day in Norway): the
@@ -1033,7 +1043,7 @@ def change_status(db, pilot_id: int, action: str, actor_id: int, reason: str = "
     reason = (reason or "").strip()
     if needs_reason and not reason:
         raise DomainError("Give a reason; it is kept with the pilot.", "reason")
-    now = utc_now()
+    now = now or utc_now()
     with db.atomic():
         pilot = editable_pilot(db, pilot_id, actor_id)
         if pilot["status"] not in allowed:
@@ -1069,14 +1079,22 @@ def change_status(db, pilot_id: int, action: str, actor_id: int, reason: str = "
     return get_pilot(db, pilot_id)
 
 
-def conclude(db, pilot_id: int, actor_id: int, decision: str, learned: str, next_steps: str):
+def conclude(
+    db,
+    pilot_id: int,
+    actor_id: int,
+    decision: str,
+    learned: str,
+    next_steps: str,
+    now: str | None = None,
+):
     """Close the pilot with a decision (adopt, adapt, abandon) and what was learned."""
     if decision not in DECISIONS:
         raise DomainError("Choose adopt, adapt or abandon.", "decision")
     learned, next_steps = (learned or "").strip(), (next_steps or "").strip()
     if not learned:
         raise DomainError("Write what you learned; it is the point of a pilot.", "learned")
-    now = utc_now()
+    now = now or utc_now()
     with db.atomic():
         pilot = editable_pilot(db, pilot_id, actor_id)
         if pilot["status"] not in ("running", "paused", "approved"):
@@ -1120,10 +1138,10 @@ def _clean_cycle(fields: dict) -> dict:
     return cycle
 
 
-def add_cycle(db, pilot_id: int, fields: dict, actor_id: int) -> dict:
+def add_cycle(db, pilot_id: int, fields: dict, actor_id: int, now: str | None = None) -> dict:
     """Record a new plan-do-study-act cycle inside an approved or running pilot."""
     cycle = _clean_cycle(fields)
-    now = utc_now()
+    now = now or utc_now()
     with db.atomic():
         pilot = editable_pilot(db, pilot_id, actor_id)
         if pilot["status"] not in FROZEN:
