@@ -214,8 +214,19 @@ _GIVEN_NAMES = set(
     Selma Silje Sigrid Simen Sofie Sofia Solveig Stian Svein Thomas Tor Tone Tove Trond
     Turid Vilde William Wenche Øystein Åse Åsa Sven Sven-Erik Ingvar Gunilla Birgitta Lennart
     Ulla Kerstin Leif Ebba Elsa Alma Hugo Axel Ahmad Yusuf Zainab Aisha Omar Hassan Mariam
+    Ola Kåre Terje Steinar Tore Bjarne Roar Frode Espen Eirik Håkon Halvor Torbjørn Sverre
+    Vegard Sindre Sondre Eivind Audun Egil Einar Gaute Helge Jostein Kenneth Kristoffer Magne
+    Ove Pål Ragnar Rolf Sigurd Torgeir Trygve Vidar Øyvind Åge Arild Asbjørn Atle Erling
+    Fredrik Gustav Henning Isak Jacob Joakim Kasper Ludvig Mathias Mikkel Sander Theodor
+    Tobias Aksel Lukas Ulrik Vetle Jesper Kristine Marte Ingeborg Hege Randi Bente Grete
+    Ragnhild Kjersti Siri Tonje Synnøve Torill Unni Reidun Bodil Britt Else Gerd Hanne Janne
+    Karen Laila Lise Monica Trine Vigdis Ellen Elise Ingvild Thea Tiril Tuva Jenny Hedda
+    Mia Aurora Frøya Sunniva Malin Maren Oda Guro Agnes Signe Ingunn Torunn Kirsten Margrethe
+    Mustafa Abdi Abdullahi Ibrahim Khadija Amina Hamza Yasmin Adrian Viktor Jonathan
     """.split()
 )
+# Left out on purpose, as they are also everyday words that open a sentence: Dag (day),
+# Tom (empty), Finn (find), Stein (stone), Even, Inge.
 _NAME_WORD = r"[A-ZÆØÅÄÖ][a-zæøåäöé]+(?:-[A-ZÆØÅÄÖ][a-zæøåäöé]+)?"
 _NAME = re.compile(rf"\b({_NAME_WORD})(?:\s+({_NAME_WORD}))?\b")
 _SURNAME_ENDINGS = re.compile(r"(?:sen|ssen|son|sson|stad|rud|dottir|dóttir)$")
