@@ -23,7 +23,7 @@ from pilots.stats import sequential
 from pilots.stats.did import did_from_panel
 from pilots.stats.its import interrupted_time_series
 from pilots.stats.judgement import evaluate_two_group, judge
-from pilots.stats.result import DataWarning, MethodEstimate, Result
+from pilots.stats.result import DataWarning, MethodEstimate, Result, revised
 from pilots.stats.spc import xmr_chart
 
 ALPHA = 0.05
@@ -97,14 +97,10 @@ def _two_group(plan, metric, pilot: Side, comparison: Side, scheduled) -> Result
 
 
 def _one_series(metric: MetricPlan, series: list[dict]) -> list[tuple]:
-    points = []
-    for cell in series:
-        day = date.fromisoformat(cell["period"])
-        if metric.type == "rate":
-            points.append((day, cell["sum"], cell["n"]))
-        else:
-            points.append((day, cell["value"]))
-    return points
+    days = [date.fromisoformat(cell["period"]) for cell in series]
+    if metric.type == "rate":
+        return [(day, cell["sum"], cell["n"]) for day, cell in zip(days, series, strict=True)]
+    return [(day, cell["value"]) for day, cell in zip(days, series, strict=True)]
 
 
 def _as_log_ratio(estimate: MethodEstimate) -> MethodEstimate:
@@ -162,7 +158,10 @@ def evaluate_metric(plan: FrozenPlan, metric: MetricPlan, inputs: MetricInputs, 
         result = _judged(estimate, plan, metric, scheduled)
     else:
         result = _judged(did_from_panel(inputs.panel), plan, metric, scheduled)
-    details = dict(result.details)
-    if plan.design != "spc":
-        details["series"] = series
-    return replace(result, details=details, warnings=tuple(result.warnings) + tuple(extra))
+    if plan.design == "spc":
+        if not extra:
+            return result  # nothing to add: the chart's points stand in for the series
+        details = dict(result.details)
+    else:
+        details = {**result.details, "series": series}
+    return revised(result, details=details, warnings=tuple(result.warnings) + tuple(extra))

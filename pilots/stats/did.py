@@ -25,7 +25,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,11 @@ class UnitPanel:
     @property
     def rows(self) -> int:
         return int(np.add.reduce(self.n_pre) + np.add.reduce(self.n_post))
+
+    @cached_property
+    def value_scale(self) -> float:
+        """`_scale` of the panel, remembered: both fits compare their SE with it."""
+        return _scale(self)
 
 
 def unit_panel(
@@ -215,7 +220,7 @@ def cluster_inference(
         panel.sum_pre + panel.sum_post,
         panel.sum_post,
     )
-    if se <= _ROUNDING * _scale(panel):
+    if se <= _ROUNDING * panel.value_scale:
         se = 0.0
     p_value, low, high = _t_inference(estimate, se, df)
     return estimate, se, p_value, low, high
@@ -355,7 +360,7 @@ def pre_trend(panel: UnitPanel, inference: str) -> dict[str, Any]:
         panel.arm, panel.n_pre, panel.t_pre, panel.tt_pre, panel.sum_pre, panel.ty_pre
     )
     if inference == "cluster":
-        p_value, _, _ = _t_inference(slope, 0.0 if se <= _ROUNDING * _scale(panel) else se, df)
+        p_value, _, _ = _t_inference(slope, 0.0 if se <= _ROUNDING * panel.value_scale else se, df)
         return {"pre_trend_slope_difference": slope, "pre_trend_p_value": p_value}
     rows, _ = assignments(len(panel.arm), int(panel.arm.sum()), panel.arm)
     stats = slope_differences(panel, rows)

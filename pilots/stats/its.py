@@ -87,6 +87,17 @@ def period_grid(periods: Sequence[Period], start: Period) -> PeriodGrid:
     counts quarters); otherwise it counts days with step = the gcd of the day gaps
     (7 for weekly data). A gap larger than the step is a missing period.
     """
+    # The metrics of a pilot, and pilots reporting the same months, share their
+    # periods and start: the grid of plain dates is remembered (`_dates_grid`). Only
+    # plain dates, which are equal only when they are the same day; other periods
+    # (integers, where True == 1, or datetimes) are numbered afresh each time.
+    if type(start) is dt.date and periods and all(type(p) is dt.date for p in periods):
+        return _dates_grid(tuple(periods), start)
+    return _period_grid(periods, start)
+
+
+def _period_grid(periods: Sequence[Period], start: Period) -> PeriodGrid:
+    """`period_grid`, computed."""
     if not periods:
         return PeriodGrid((), 0, ())
     if all(isinstance(p, int) and not isinstance(p, bool) for p in periods):
@@ -115,6 +126,10 @@ def period_grid(periods: Sequence[Period], start: Period) -> PeriodGrid:
     numbers = tuple((d - first) // step for d in raw)
     k = math.ceil((start.toordinal() - first) / step)
     return PeriodGrid(numbers, k, _missing(numbers, 1))
+
+
+# The grids of the last 256 sets of periods (a PeriodGrid is frozen, so it is shared).
+_dates_grid = functools.lru_cache(maxsize=256)(_period_grid)
 
 
 def _gcd_step(raw: Sequence[int]) -> int:
@@ -341,7 +356,7 @@ def interrupted_time_series(
     else:
         rank = design.rank(len(design.names))
         fit = _ols_hac(design.names, design.x, design.pinv, rank, y, lags)
-    if _std(fit.resid) <= 1e-9 * float(np.max(np.abs(y))):
+    if _std(fit.resid) <= 1e-9 * float(np.maximum.reduce(np.abs(y))):  # np.max, unwrapped
         # A series the lines fit exactly leaves no noise to measure uncertainty by.
         # Relative to the size of the values, so the judgement does not depend on the
         # unit they are written in (days or weeks, kroner or thousands).
@@ -415,8 +430,8 @@ def _std(values: np.ndarray) -> float:
     Written out because np.std's own bookkeeping costs more than the arithmetic on
     these short series.
     """
-    deviations = values - values.sum() / values.size
-    return math.sqrt((deviations * deviations).sum() / values.size)
+    deviations = values - np.add.reduce(values) / values.size
+    return math.sqrt(np.add.reduce(deviations * deviations) / values.size)
 
 
 @dataclass(frozen=True)
@@ -656,17 +671,20 @@ def coefficient_table(fit: SegmentedFit, slope_change: bool, counts: bool) -> di
     """
     contrasts, vectors = _contrasts(fit.names, slope_change)
     out: dict[str, Any] = {}
-    # stdtrit/stdtr are what scipy.stats.t.ppf/.sf evaluate, without their overhead.
-    quantile = float(special.stdtrit(fit.df_resid, 0.975))
+    quantile = t_quantile(fit.df_resid)
     transform = math.exp if counts else float
     # All contrasts at once. Their weights are 0 or 1, so each figure is a sum of at
     # most two terms and comes out the same, to the bit, as one contrast at a time.
     estimates = (vectors @ fit.params).tolist()
-    variances = ((vectors @ fit.cov) * vectors).sum(axis=1).tolist()
-    for name, estimate, variance in zip(contrasts, estimates, variances, strict=True):
-        # Rounding can leave a tiny negative variance for a contrast of a near-exact fit.
-        se = math.sqrt(max(variance, 0.0))
-        p_value = float(2 * special.stdtr(fit.df_resid, -abs(estimate) / se)) if se > 0 else None
+    variances = np.add.reduce((vectors @ fit.cov) * vectors, axis=1).tolist()
+    # Rounding can leave a tiny negative variance for a contrast of a near-exact fit.
+    ses = [math.sqrt(max(variance, 0.0)) for variance in variances]
+    # The t tail of every contrast in one call of stdtr (what scipy.stats.t.sf
+    # evaluates): a call per contrast cost more than the function itself.
+    t_values = [-abs(e) / se if se > 0 else 0.0 for e, se in zip(estimates, ses, strict=True)]
+    tails = special.stdtr(fit.df_resid, t_values).tolist()
+    for name, estimate, se, tail in zip(contrasts, estimates, ses, tails, strict=True):
+        p_value = 2 * tail if se > 0 else None
         out[name] = transform(estimate)
         out[f"{name}_se"] = se
         out[f"{name}_ci_low"] = transform(estimate - quantile * se)
@@ -679,6 +697,15 @@ def coefficient_table(fit: SegmentedFit, slope_change: bool, counts: bool) -> di
             out[f"post_slope{suffix}"] = out[f"pre_slope{suffix}"]
     out["scale"] = "rate_ratio" if counts else "difference"
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def t_quantile(df: float) -> float:
+    """The t distribution's 97.5 % point (stdtrit, what scipy.stats.t.ppf evaluates).
+
+    Remembered: the residual df repeats from metric to metric and pilot to pilot.
+    """
+    return float(special.stdtrit(df, 0.975))
 
 
 @functools.lru_cache(maxsize=16)
@@ -718,12 +745,13 @@ def autocorrelation(fit: SegmentedFit, lags: int) -> dict[str, float]:
     for lag in range(1, lags + 1):
         regressors[lag:, k + lag - 1] = auxiliary[:-lag]
     coefficients = np.linalg.lstsq(regressors, auxiliary, rcond=None)[0]
-    ssr = float(((auxiliary - regressors @ coefficients) ** 2).sum())
-    centred = auxiliary - auxiliary.sum() / n  # auxiliary.mean(), without its wrapper
+    # np.add.reduce is what .sum() calls, without its wrapper.
+    ssr = float(np.add.reduce((auxiliary - regressors @ coefficients) ** 2))
+    centred = auxiliary - np.add.reduce(auxiliary) / n  # auxiliary.mean(), unwrapped
     lm = n * (1 - ssr / float(centred @ centred))
     steps = resid[1:] - resid[:-1]
     return {
-        "durbin_watson": float((steps**2).sum() / (resid**2).sum()),
+        "durbin_watson": float(np.add.reduce(steps**2) / np.add.reduce(resid**2)),
         "breusch_godfrey_p": float(special.chdtrc(lags, lm)),
         "breusch_godfrey_lags": lags,
     }

@@ -242,15 +242,19 @@ def _centre_for_normal(estimate: MethodEstimate) -> float | None:
 
 
 def _sequential_interval(
-    estimate: MethodEstimate, alpha: float, tuning: float
+    estimate: MethodEstimate,
+    alpha: float,
+    tuning: float,
+    centre: float | None,
+    ratio: bool,
 ) -> tuple[float, float] | None:
+    """The always-valid interval; `centre` and `ratio` as `_centre_for_normal` and
+    `_is_ratio` give them (the caller has them already)."""
     given = (estimate.details.get("sequential_ci_low"), estimate.details.get("sequential_ci_high"))
     if None not in given:
         return float(given[0]), float(given[1])
-    centre = _centre_for_normal(estimate)
     if centre is None or estimate.se is None or not estimate.se > 0 or estimate.n < 1:
         return None
-    ratio = _is_ratio(estimate)
     interval = sequential.confidence_sequence(
         math.exp(centre) if ratio else centre,
         estimate.se,
@@ -262,8 +266,8 @@ def _sequential_interval(
     return interval.low, interval.high
 
 
-def _summary_kind(estimate: MethodEstimate, metric_type: str) -> str:
-    if _is_ratio(estimate):
+def _summary_kind(ratio: bool, metric_type: str) -> str:
+    if ratio:
         return "ratio"
     return "proportion" if metric_type == "proportion" else "mean"
 
@@ -355,10 +359,11 @@ def judge(
         return _insufficient({**fields, "details": details}, warnings, names)
 
     ratio = _is_ratio(estimate)
+    centre = _centre_for_normal(estimate)
     low, high = estimate.ci_low, estimate.ci_high
     details["verdict_interval"] = "fixed"
     if scheduled_look:
-        interval = _sequential_interval(estimate, alpha, tuning)
+        interval = _sequential_interval(estimate, alpha, tuning, centre, ratio)
         if interval is None:
             warnings.append(DataWarning("sequential_interval_unavailable", {}))
             return _insufficient({**fields, "details": details}, warnings, names)
@@ -378,7 +383,6 @@ def judge(
         ratio=ratio,
     )
     details["below_minimal_important_difference"] = decided.below_minimal_important_difference
-    centre = _centre_for_normal(estimate)
     probability = (
         None
         if centre is None or estimate.se is None
@@ -388,7 +392,7 @@ def judge(
         metric=metric,
         metric_name=metric_name,
         design=design,
-        kind=_summary_kind(estimate, metric_type),
+        kind=_summary_kind(ratio, metric_type),
         verdict=decided.verdict,
         estimate=estimate.estimate,
         low=low,
@@ -450,9 +454,11 @@ def _arm_totals(values: Sequence[float], ns: Sequence[float | None] | None):
     ns = list(ns) if ns is not None else [None] * len(values)
     if len(ns) != len(values):
         raise ValueError("n must have one entry per value")
-    total_value = sum(float(v) for v in values)
-    total_n = sum(1.0 if n is None else float(n) for n in ns)
-    unit_values = [float(v) for v, n in zip(values, ns, strict=True) if n is None]
+    # Lists rather than generators: quicker on an arm's few dozen units, same sums.
+    floats = [float(v) for v in values]
+    total_value = sum(floats)
+    total_n = sum([1.0 if n is None else float(n) for n in ns])
+    unit_values = [v for v, n in zip(floats, ns, strict=True) if n is None]
     return total_value, total_n, unit_values
 
 

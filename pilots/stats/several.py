@@ -11,13 +11,13 @@ sign of harm is shown. The primary metric is left as judged. This module takes t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
 from pilots.stats import summary
-from pilots.stats.result import Result
+from pilots.stats.result import Result, revised
 
 # A balancing metric is a "possible concern" when, although its interval does not
 # yet show harm, the normal approximation puts the chance of harm at 80 % or more.
@@ -46,6 +46,10 @@ def holm_adjust(
     adjusted: list[float | None] = [None] * len(p_values)
     if not present:
         return tuple(adjusted)
+    if all(isinstance(p, float) and math.isfinite(p) for _, p in present):
+        for (i, _), q in zip(present, _holm_steps([float(p) for _, p in present]), strict=True):
+            adjusted[i] = q
+        return tuple(adjusted)
     values = np.asarray([p for _, p in present], dtype=float)
     order = np.argsort(values, kind="stable")
     factors = len(values) - np.arange(len(values))
@@ -55,6 +59,22 @@ def holm_adjust(
     for (i, _), q in zip(present, corrected, strict=True):
         adjusted[i] = float(q)
     return tuple(adjusted)
+
+
+def _holm_steps(values: list[float]) -> list[float]:
+    """`holm_adjust`'s numpy steps in plain Python, for a pilot's few finite p-values.
+
+    numpy's per-call overhead cost more than the arithmetic here. The same floats: a
+    stable sort, the same products (m - j + 1) x p, and max/min, which pick one of
+    their arguments and so round nothing.
+    """
+    order = sorted(range(len(values)), key=values.__getitem__)
+    corrected = [0.0] * len(values)
+    running = -math.inf
+    for j, i in enumerate(order):
+        running = max(running, (len(values) - j) * values[i])
+        corrected[i] = min(1.0, running)
+    return corrected
 
 
 def _resummarise(result: Result, verdict: str) -> dict[str, str]:
@@ -110,14 +130,16 @@ def review_several(results: Sequence[Result], *, alpha: float = 0.05) -> tuple[R
             details = {**result.details, "p_value_holm": q, "holm_downgraded": False}
             if result.verdict in ("improved", "worsened") and (q is None or q >= alpha):
                 details["holm_downgraded"] = True
-                result = replace(
+                result = revised(
                     result,
                     verdict="no_clear_change",
                     summary=_resummarise(result, "no_clear_change"),
+                    details=details,
                 )
-            result = replace(result, details=details)
+            else:
+                result = revised(result, details=details)
         elif result.role == "balancing":
-            result = replace(
+            result = revised(
                 result, details={**result.details, "balancing_concern": _concern(result)}
             )
         reviewed.append(result)

@@ -142,13 +142,22 @@ def trend_runs(y: Sequence[float], length: int) -> list[int]:
     else:
         # numpy's differences of infinities (NaN, with a warning) never match a direction.
         steps = np.sign(np.diff(np.asarray(values))).tolist()
+    if length < 2:
+        raise ValueError("a trend needs at least 2 points")
     out = [0] * len(values)
-    for end in range(length - 1, len(values)):
-        window = steps[end - length + 1 : end]
-        for direction in (1, -1):
-            if window.count(direction) == len(window):
-                for i in range(end - length + 1, end + 1):
-                    out[i] = direction
+    # One pass: `run` counts the equal rising (falling) steps ending at step j, so the
+    # window of `length` points ending at point j + 1 is a trend when run >= length - 1
+    # (cheaper than counting each window again; the windows are still marked in order).
+    run = 0
+    for j, step in enumerate(steps):
+        if step != 1 and step != -1:
+            run = 0
+            continue
+        run = run + 1 if j and steps[j - 1] == step else 1
+        if run >= length - 1:
+            direction = 1 if step > 0 else -1
+            for i in range(j + 2 - length, j + 2):
+                out[i] = direction
     return out
 
 
@@ -158,13 +167,21 @@ def shift_runs(side: Sequence[int], length: int) -> list[int]:
     `side` is sign(value - mean); a point exactly on the mean (0) breaks the run
     (NHSRplotthedots ptd_seven_point_one_side_mean).
     """
+    if length < 1:
+        raise ValueError("a shift needs at least 1 point")
     side = list(side)
     out = [0] * len(side)
-    for end in range(length - 1, len(side)):
-        window = side[end - length + 1 : end + 1]
-        if window[0] != 0 and window.count(window[0]) == len(window):
+    # One pass: `run` counts the points on the same side ending at point `end`, so the
+    # window of `length` points ending there is a shift when run >= length.
+    run = 0
+    for end, value in enumerate(side):
+        if value == 0:
+            run = 0
+            continue
+        run = run + 1 if end and side[end - 1] == value else 1
+        if run >= length:
             for i in range(end - length + 1, end + 1):
-                out[i] = window[0]
+                out[i] = value
     return out
 
 
@@ -178,7 +195,11 @@ def two_of_three(near: Sequence[bool], side: Sequence[int]) -> list[bool]:
     """
     out = [False] * len(near)
     for i in range(len(near) - 2):
-        if sum(near[i : i + 3]) >= 2 and abs(sum(side[i : i + 3])) == 3:
+        # The three sums written out: slicing and sum() cost more than the additions.
+        if (
+            near[i] + near[i + 1] + near[i + 2] >= 2
+            and abs(side[i] + side[i + 1] + side[i + 2]) == 3
+        ):
             for j in range(i, i + 3):
                 out[j] = out[j] or near[j]
     return out
@@ -200,7 +221,7 @@ def group_signals(
     shift_length: int,
 ) -> list[list[dict[str, str]]]:
     """The special-cause signals of each point of one rebase group, in precedence order."""
-    side = [_side(v, limits.mean) for v in y]
+    side = _sides(y, limits.mean)
     outside = [v > limits.upper or v < limits.lower for v in y]
     near = [
         not o and (v > limits.near_upper or v < limits.near_lower)
@@ -213,6 +234,10 @@ def group_signals(
     for point_side, out, trend, pair, shift in zip(
         side, outside, trends, pairs, shifts, strict=True
     ):
+        if not (out or trend or pair or shift):
+            # Common cause, as most points are: no rule to look at.
+            signals.append([])
+            continue
         found = []
         for rule, sign in (
             (OUTSIDE_LIMITS, point_side if out else 0),
@@ -230,6 +255,14 @@ def group_signals(
                 )
         signals.append(found)
     return signals
+
+
+def _sides(values: Sequence[float], mean: float) -> list[int]:
+    """`_side` of each value: by comparison when all are finite numbers, which for
+    finite numbers gives the sign of the difference, without a call per point."""
+    if math.isfinite(mean) and all(map(math.isfinite, values)):
+        return [(v > mean) - (v < mean) for v in values]
+    return [_side(v, mean) for v in values]
 
 
 def _side(value: float, mean: float) -> int:
@@ -389,10 +422,10 @@ def xmr_chart(
             DataWarning(TRIAL_LIMITS, {"n": baseline.n_points, "minimum": TRIAL_LIMIT_POINTS})
         )
     post_points = [p for p in points if p["post"]]
-    summary = {
-        kind: sum(1 for p in post_points if p["variation"] == kind)
-        for kind in ("improvement", "concern", "neither")
-    }
+    summary = dict.fromkeys(("improvement", "concern", "neither"), 0)
+    for point in post_points:  # one pass over the points for the three counts
+        if point["variation"] in summary:
+            summary[point["variation"]] += 1
     details.update(
         {
             "mean": baseline.mean,
