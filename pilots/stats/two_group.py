@@ -93,9 +93,10 @@ def compare_means(
     base = {"mean_pilot": mean1, "mean_comparison": mean2, "usevar": "unequal", "alpha": alpha}
     if n1 < quality.MIN_UNITS_FOR_VARIANCE or n2 < quality.MIN_UNITS_FOR_VARIANCE:
         return _empty("welch_t", n1, n2, warnings, mean1 - mean2, base)
-    if var1 == 0 and var2 == 0:
-        # Every unit identical in both arms: Welch's t divides by zero, and no
-        # interval can be honest about how much this would vary next time.
+    if var1 / n1 + var2 / n2 == 0:
+        # Every unit identical in both arms (or so nearly that the variances vanish
+        # below the smallest float once divided by n): Welch's t divides by zero, and
+        # no interval can be honest about how much this would vary next time.
         warnings.append(quality_warning(quality.ZERO_VARIANCE, arm="both"))
         return _empty("welch_t", n1, n2, warnings, mean1 - mean2, base)
 
@@ -449,6 +450,8 @@ def _welch_df(var1: float, n1: int, var2: float, n2: int) -> float:
     """Welch-Satterthwaite degrees of freedom, scaled so tiny variances cannot underflow."""
     a, b = var1 / n1, var2 / n2
     largest = max(a, b)
+    if largest == 0:  # both too small to tell from zero: the conservative df
+        return float(min(n1, n2) - 1)
     a, b = a / largest, b / largest
     return (a + b) ** 2 / (a**2 / (n1 - 1) + b**2 / (n2 - 1))
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from statsmodels.stats import rates
 from statsmodels.stats.weightstats import CompareMeans
 
-from pilots.stats import quality
+from pilots.stats import quality, two_group
 from pilots.stats.two_group import (
     SRM_P_THRESHOLD,
     compare_means,
@@ -370,6 +370,15 @@ def test_rate_score_interval_and_test_equal_statsmodels(c1, c2, t1, t2):
     assert p_at(result.ci_low) == pytest.approx(0.05, rel=1e-8)
     assert p_at(result.ci_high) == pytest.approx(0.05, rel=1e-8)
     assert result.p_value == pytest.approx(p_at(1), rel=1e-9, abs=1e-300)
+
+
+def test_variances_too_small_to_tell_from_zero_are_zero_variance_not_an_error():
+    # Found by the property test below: each variance divided by n underflows to 0.
+    tiny = [0.0, 0.0, 0.0, 0.0, 6e-162]  # a variance of 5e-324, 0 once divided by 5
+    result = compare_means(tiny, list(reversed(tiny)))
+    assert result.sufficient is False and result.p_value is None
+    assert [w.code for w in result.warnings] == ["zero_variance"]
+    assert two_group._welch_df(5e-324, 5, 5e-324, 5) == 4.0  # and no division by zero
 
 
 @settings(max_examples=40, deadline=None)
