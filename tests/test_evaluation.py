@@ -513,6 +513,15 @@ def test_a_batch_holds_the_write_lock_for_its_time_only(db):
     batches.commit()
 
 
+def test_workers_run_at_a_lower_priority_than_the_writer(db):
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    with ProcessPoolExecutor(
+        1, mp_context=workers._context(), initializer=workers._open_worker, initargs=(path,)
+    ) as pool:
+        niceness = pool.submit(os.nice, 0).result()
+    assert niceness == min(19, os.nice(0) + workers.WORKER_NICENESS) > os.nice(0)
+
+
 def test_a_worker_that_dies_or_fails_leaves_its_looks_to_the_writer():
     with ProcessPoolExecutor(1, mp_context=workers._context()) as pool:
         failing = pool.submit(int, "not a number")  # the task itself raises

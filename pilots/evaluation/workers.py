@@ -11,7 +11,8 @@ the evaluation code imported, that forks each worker. So a worker starts at once
 inherits nothing of the scheduler's process: no SQLite connection or lock (SQLite must
 not be carried across a fork), no scheduler lock file, no thread. `start_server` starts
 the server ahead. A worker opens its own connection and reads each look in one
-snapshot. As with any multiprocessing start method but fork, a worker imports the
+snapshot, at a lower CPU priority than the writer and the web app (WORKER_NICENESS).
+As with any multiprocessing start method but fork, a worker imports the
 program's main module: a script that evaluates must keep its work under
 `if __name__ == "__main__":` (the flask command and the benchmarks do).
 
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 PARALLEL_FROM = 64
 WORKERS_MAX = 4
 PILOTS_PER_TASK = 4
+# Workers yield the CPU to the writer and to web requests: the writer then stores each
+# look as it arrives instead of catching up at the end, and pages stay quick while an
+# evaluation runs.
+WORKER_NICENESS = 5
 
 
 def worker_count(due: int, workers: int | None = None) -> int:
@@ -155,8 +160,9 @@ _worker_db = None
 
 
 def _open_worker(path: str) -> None:
-    """Open the worker's connection to the database at `path`."""
+    """Open the worker's connection to the database at `path`, at WORKER_NICENESS."""
     global _worker_db
+    os.nice(WORKER_NICENESS)
     _worker_db = connect(path)
 
 
