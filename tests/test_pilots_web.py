@@ -66,12 +66,18 @@ PLAN = {
 }
 
 
-def test_before_its_start_date_the_page_says_when_the_pilot_can_start(app, db, kari, ingrid):
+def _submitted(kari, db) -> tuple[int, dict]:
+    """A pilot planned with PLAN and submitted by Kari: its id and the plan form."""
     _new_metric(kari)
     pilot_id = _draft(kari, db)
     form = {**PLAN, "metric_id-0": _metric_id(db, "housed")}
     assert kari.post(f"/pilots/{pilot_id}/edit", form).status_code == 303
     assert kari.post(f"/pilots/{pilot_id}/submit").status_code == 303
+    return pilot_id, form
+
+
+def test_before_its_start_date_the_page_says_when_the_pilot_can_start(app, db, kari, ingrid):
+    pilot_id, _ = _submitted(kari, db)
     assert ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "1"}).status_code == 303
     later = local_today() + timedelta(days=10)
     with db.atomic():
@@ -90,11 +96,7 @@ def test_before_its_start_date_the_page_says_when_the_pilot_can_start(app, db, k
 
 
 def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):
-    _new_metric(kari)
-    pilot_id = _draft(kari, db)
-    form = {**PLAN, "metric_id-0": _metric_id(db, "housed")}
-    assert kari.post(f"/pilots/{pilot_id}/edit", form).status_code == 303
-    assert kari.post(f"/pilots/{pilot_id}/submit").status_code == 303
+    pilot_id, form = _submitted(kari, db)
     page = ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
     assert "Approve version 1" in page
     assert ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "1"}).status_code == 303

@@ -46,19 +46,25 @@ def holm_adjust(
     adjusted: list[float | None] = [None] * len(p_values)
     if not present:
         return tuple(adjusted)
-    if all(isinstance(p, float) and math.isfinite(p) for _, p in present):
-        for (i, _), q in zip(present, _holm_steps([float(p) for _, p in present]), strict=True):
-            adjusted[i] = q
-        return tuple(adjusted)
-    values = np.asarray([p for _, p in present], dtype=float)
-    order = np.argsort(values, kind="stable")
-    factors = len(values) - np.arange(len(values))
-    stepped = np.minimum(1.0, np.maximum.accumulate(factors * values[order]))
+    values = [p for _, p in present]
+    if all(isinstance(p, float) and math.isfinite(p) for p in values):
+        corrected = _holm_steps([float(p) for p in values])
+    else:
+        corrected = _holm_numpy(values)
+    for (i, _), q in zip(present, corrected, strict=True):
+        adjusted[i] = q
+    return tuple(adjusted)
+
+
+def _holm_numpy(values: list) -> list[float]:
+    """Holm's steps in numpy, for any p-values (NaN and infinities included)."""
+    array = np.asarray(values, dtype=float)
+    order = np.argsort(array, kind="stable")
+    factors = len(array) - np.arange(len(array))
+    stepped = np.minimum(1.0, np.maximum.accumulate(factors * array[order]))
     corrected = np.empty_like(stepped)
     corrected[order] = stepped
-    for (i, _), q in zip(present, corrected, strict=True):
-        adjusted[i] = float(q)
-    return tuple(adjusted)
+    return corrected.tolist()
 
 
 def _holm_steps(values: list[float]) -> list[float]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pilots.stats import spc
 from pilots.stats.its import _period_grid, period_grid
-from pilots.stats.several import holm_adjust
+from pilots.stats.several import _holm_numpy, _holm_steps, holm_adjust
 
 
 def trend_runs_before(y, length):
@@ -78,32 +78,15 @@ def test_sides_by_comparison_as_by_difference(values, mean):
     assert spc._sides(values, mean) == [spc._side(v, mean) for v in values]
 
 
-def holm_before(p_values):
-    present = [(i, p) for i, p in enumerate(p_values) if p is not None]
-    adjusted = [None] * len(p_values)
-    if not present:
-        return tuple(adjusted)
-    values = np.asarray([p for _, p in present], dtype=float)
-    order = np.argsort(values, kind="stable")
-    factors = len(values) - np.arange(len(values))
-    stepped = np.minimum(1.0, np.maximum.accumulate(factors * values[order]))
-    corrected = np.empty_like(stepped)
-    corrected[order] = stepped
-    for (i, _), q in zip(present, corrected, strict=True):
-        adjusted[i] = float(q)
-    return tuple(adjusted)
-
-
 P_VALUES = st.one_of(st.none(), st.floats(0.0, 1.0), st.sampled_from([0.01, 0.02, 0.04, 0.5]))
 
 
 @given(st.lists(P_VALUES, max_size=12))
 def test_holm_in_plain_python_as_in_numpy(p_values):
+    present = [p for p in p_values if p is not None]
+    assert [q.hex() for q in _holm_steps(present)] == [q.hex() for q in _holm_numpy(present)]
     got = holm_adjust(p_values)
-    expected = holm_before(p_values)
-    assert [None if q is None else q.hex() for q in got] == [
-        None if q is None else q.hex() for q in expected
-    ]
+    assert [q is None for q in got] == [p is None for p in p_values]
     assert all(q is None or type(q) is float for q in got)
 
 
