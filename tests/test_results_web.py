@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import socketserver
 import threading
 from datetime import UTC, datetime
@@ -120,6 +121,34 @@ def test_relative_effects_put_units_on_one_axis(db, ids):
     assert spc["relative"][0] == pytest.approx(100 * spc["estimate"] / spc["details"]["mean"])
     ratio = next(r for r in results_domain.overview(db, primary_only=False) if r["kind"] == "ratio")
     assert ratio["relative"][0] == pytest.approx(100 * (ratio["estimate"] - 1))
+
+
+def _lift_row(lift, se, quantile=2.0):
+    details = {
+        "relative_lift": lift,
+        "relative_lift_se": se,
+        "relative_lift_ci_low": lift - quantile * se,
+        "relative_lift_ci_high": lift + quantile * se,
+    }
+    return {"estimate": 0.5, "ci_low": 0.2, "ci_high": 0.8, "details": details}
+
+
+def test_a_two_group_lift_is_drawn_on_the_log_scale_of_its_ratio():
+    # 75 % housed against a reference of 16.7 %: a lift of 350 %, whose symmetric
+    # interval (-286 % to 986 %) said a share could fall by more than all of it
+    estimate, low, high = results_domain.relative_effect(_lift_row(3.5, 3.18))
+    assert estimate == pytest.approx(350.0)
+    ratio, spread = 4.5, 2.0 * 3.18 / 4.5
+    expected = (100 * (ratio / math.exp(spread) - 1), 100 * (ratio * math.exp(spread) - 1))
+    assert (low, high) == pytest.approx(expected)
+    assert 0 < low < 350 < high  # above zero, as the absolute interval and the verdict
+    # a modest lift keeps nearly its symmetric interval
+    _, low, high = results_domain.relative_effect(_lift_row(0.10, 0.02))
+    assert (low, high) == pytest.approx((6.1, 14.1), abs=0.1)
+    # a lift of -100 % or below has no ratio to take the log of: the engine's interval
+    assert results_domain.relative_effect(_lift_row(-1.5, 0.2))[1:] == pytest.approx(
+        (-190.0, -110.0)
+    )
 
 
 def test_csv_export_neutralises_formulas_and_uses_the_decimal_comma(client, db, ids):

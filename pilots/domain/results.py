@@ -14,7 +14,9 @@ level (`two_group`, the engine's own relative lift), the pilot arm's level befor
 start (`did`), the fitted pre-period level at the start (`pre_post`, else the mean of
 the periods before it), or the baseline mean (`spc`). The reference is taken as known,
 so the relative interval is the absolute one scaled; that understates its width a
-little when the reference is itself estimated from few data.
+little when the reference is itself estimated from few data. The two-group lift's
+interval is drawn on the log scale of the ratio (`_lift_interval`), so it never reaches
+below -100 %.
 """
 
 from __future__ import annotations
@@ -361,16 +363,34 @@ def relative_effect(row: dict) -> tuple[float | None, float | None, float | None
     if details.get("scale") == "log":
         return tuple(None if v is None else 100 * (v - 1) for v in (estimate, low, high))
     if "relative_lift" in details and details.get("relative_lift") is not None:
-        return (
-            100 * details["relative_lift"],
-            _times(details.get("relative_lift_ci_low"), 100),
-            _times(details.get("relative_lift_ci_high"), 100),
-        )
+        lift = details["relative_lift"]
+        low, high = _lift_interval(lift, details.get("relative_lift_se"), details)
+        return 100 * lift, _times(low, 100), _times(high, 100)
     reference = _reference(row)
     if not reference:
         return None, None, None
     scale = 100 / abs(reference)
     return _times(estimate, scale), _times(low, scale), _times(high, scale)
+
+
+def _lift_interval(lift: float, se, details: dict) -> tuple[float | None, float | None]:
+    """The relative lift's interval on the log scale of the ratio 1 + lift.
+
+    The engine's interval (lift +- q se, the delta method as STATS.md fixes it) is
+    symmetric, so with a small reference level it can reach below -100 %, which no
+    share, rate or count can fall by, and cross 0 when the absolute difference is
+    clearly positive. The same standard error on the log scale (se / (1 + lift), the
+    delta method for log(1 + lift)) and the same quantile q give an interval that stays
+    above -100 % and is the usual one for a ratio. A lift of -100 % or below (a
+    reference of the other sign) keeps the engine's interval.
+    """
+    low, high = details.get("relative_lift_ci_low"), details.get("relative_lift_ci_high")
+    if low is None or high is None or not se or lift <= -1:
+        return low, high
+    ratio = 1 + lift
+    quantile = (high - lift) / se
+    spread = quantile * se / ratio
+    return ratio * math.exp(-spread) - 1, ratio * math.exp(spread) - 1
 
 
 def _times(value, factor):
