@@ -1,9 +1,18 @@
 """A pilot walks from draft to approved by a second person, through an amendment, to a
 decision, in a real browser: the team in Norwegian, the leader in English."""
 
+from datetime import timedelta
+
 import pytest
+from babel.dates import format_date
 from browser_support import serious_violations, sign_in
 from sessions import DEMO_EMAIL
+
+from pilots.domain.observation_files import local_today
+
+# It starts today (a pilot starts on its start date at the earliest) and runs half a year.
+START = local_today()
+END, LATER_END = START + timedelta(days=200), START + timedelta(days=231)
 
 pytestmark = pytest.mark.browser
 
@@ -27,8 +36,8 @@ def test_draft_to_decision(browser, live_server, axe, artifacts):
     kari.wait_for_url("**/edit")
     _check(kari, axe, kari_errors)
     kari.fill("#hypothesis", "Kveldsåpent gir færre utkastelser.")
-    kari.fill("#start_date", "2027-01-04")
-    kari.fill("#end_date", "2027-06-30")
+    kari.fill("#start_date", START.isoformat())
+    kari.fill("#end_date", END.isoformat())
     kari.fill("#citizens_involved", "12")
     kari.locator("input[name=design][value=two_group]").check()
     kari.fill("#comparison", "Dagåpent kontor")
@@ -70,13 +79,14 @@ def test_draft_to_decision(browser, live_server, axe, artifacts):
     kari.get_by_role("button", name="Start piloten").click()
     kari.get_by_role("link", name="Foreslå en endring").click()
     kari.get_by_label("Hvorfor må planen endres?").fill("Vi trenger én måned til.")
-    kari.fill("#end_date", "2027-07-31")
+    kari.fill("#end_date", LATER_END.isoformat())
     kari.get_by_role("button", name="Send endringssøknaden til godkjenning").click()
     kari.get_by_text("Endringssøknaden er sendt til lederne for godkjenning.").wait_for()
 
     leader.goto(pilot_url)
     leader.get_by_text("Decide on the amendment (version 2)").wait_for()
-    assert leader.get_by_role("row", name="End date").inner_text().count("2027") == 2
+    ends = leader.get_by_role("row", name="End date").inner_text()
+    assert all(format_date(day, "d MMM y", locale="en") in ends for day in (END, LATER_END))
     leader.screenshot(path=str(artifacts / "pilot-amendment.png"), full_page=True)
     leader.get_by_role("button", name="Approve version 2").click()
     leader.get_by_text("Version 2: Approved").wait_for()
