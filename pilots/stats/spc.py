@@ -391,7 +391,7 @@ def xmr_chart(
                 {"n": n_baseline, "minimum": MIN_BASELINE_POINTS},
             )
         )
-        return _insufficient(n, n_post, details, warnings)
+        return _insufficient(n, n_post, details, warnings, n_baseline)
 
     group_limits = []
     for g_lo, g_hi in bounds:

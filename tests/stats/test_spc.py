@@ -275,6 +275,8 @@ def test_too_few_baseline_points_is_insufficient():
     assert not result.sufficient
     assert result.estimate is None
     assert [w.code for w in result.warnings] == ["too_few_baseline_points"]
+    # the counts say what the warning says: five baseline points, one since the start
+    assert (result.n_comparison, result.n_pilot) == (5, 1) == (result.warnings[0].params["n"], 1)
 
 
 def test_no_points_after_the_start_is_insufficient():
