@@ -19,3 +19,23 @@ document.addEventListener("htmx:afterSettle", function () {
     invalid.focus();
   }
 });
+
+// "Evaluate now" swaps in a new results section, its own button included, and the
+// focus would fall back to the top of the page: give it to the new button instead, so
+// a keyboard user stays where they were (the status line above the results says what
+// happened; it is a live region).
+let evaluateAgain = false;
+document.addEventListener("htmx:beforeRequest", function (event) {
+  const form = event.detail.elt.closest(".evaluate-form");
+  evaluateAgain = Boolean(form && form.contains(document.activeElement));
+});
+document.addEventListener("htmx:afterSettle", function () {
+  if (!evaluateAgain) {
+    return;
+  }
+  evaluateAgain = false;
+  const button = document.querySelector("#results .evaluate-form button");
+  if (button && (document.activeElement === document.body || !document.activeElement)) {
+    button.focus();
+  }
+});

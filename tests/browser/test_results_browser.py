@@ -98,6 +98,12 @@ def test_evaluate_now_shows_progress_and_redraws(page, live_server, ids, axe, co
     # the swapped-in canvases are new elements, drawn again
     assert _chart(page, "housed-6m")["datasets"][0]["id"] == "interval"
     _clean(page, axe, console_errors)
+    # by keyboard, the focus stays on the (new) button instead of falling to the page
+    page.get_by_role("button", name="Evaluate now").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.textContent.trim() === 'Evaluate now'")
+    assert page.evaluate("document.activeElement.closest('#results') !== null")
+    _clean(page, axe, console_errors)
 
 
 @pytest.mark.parametrize("language", ["nb", "en"])
