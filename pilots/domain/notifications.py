@@ -45,7 +45,7 @@ _WORDS = {
         "concern": "balanserende mål: mulig skade",
         "improved": "forbedret",
         "worsened": "forverret",
-        "no_clear_change": "ingen klar endring",
+        "no_clear_change": "ingen tydelig endring",
         "insufficient_data": "for lite data",
         "ended": "sluttet {day}",
         "outro": "Se hele oversikten: {link}",

@@ -178,7 +178,8 @@ def _effect_clause(
         )
 
     amount = figures["amount"][language]
-    if kind == "proportion":
+    if kind == "proportion" or _in_percent(unit):
+        # a difference between two shares, or two levels given in per cent, is in points
         amount = f"{amount} {'prosentpoeng' if nb else 'percentage points'}"
     else:
         amount = _with_unit(amount, unit)
@@ -208,6 +209,14 @@ def _effect_clause(
     return (
         f"{subject} was {amount} {side} in the pilot group than in the comparison group {bracket}"
     )
+
+
+_PERCENT_UNITS = {"%", "prosent", "percent", "per cent", "pst", "pst."}
+
+
+def _in_percent(unit: str | None) -> bool:
+    """Whether the metric's unit is per cent (so a difference of it is percentage points)."""
+    return bool(unit) and unit.strip().lower() in _PERCENT_UNITS
 
 
 def _capitalise(text: str) -> str:

@@ -5,7 +5,7 @@ from babel.numbers import format_decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilots.stats.summary import format_number
+from pilots.stats.summary import effect_sentences, format_number
 
 LOCALES = {"nb": "nb_NO", "en": "en_GB"}
 
@@ -39,3 +39,24 @@ def test_format_number_writes_what_babel_writes(value, decimals, language):
 )
 def test_format_number_examples(value, language, decimals, text):
     assert format_number(value, language, decimals) == text
+
+
+def test_a_difference_of_levels_given_in_per_cent_is_in_percentage_points():
+    wording = dict(
+        metric="staff-sick-leave",
+        metric_name={"nb": "Sykefravær i teamet", "en": "Sick leave in the team"},
+        design="two_group",
+        kind="mean",
+        verdict="no_clear_change",
+        estimate=0.34,
+        low=-1.14,
+        high=1.81,
+        alpha=0.05,
+        sequential=False,
+    )
+    sentences = effect_sentences(**wording, unit="%")
+    assert "0,3 prosentpoeng høyere" in sentences["nb"]
+    assert "0.3 percentage points higher" in sentences["en"]
+    assert "0,3 % høyere" not in sentences["nb"]
+    # other units keep their own name
+    assert "0,3 døgn høyere" in effect_sentences(**wording, unit="døgn")["nb"]
