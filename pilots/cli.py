@@ -56,10 +56,20 @@ def demo_command(if_empty):
         logins = demo.logins()
     else:
         logins = demo.load(db)
+        _last_looks_of_closed_pilots(db)
         click.echo("Loaded the demo municipality Fjordvik kommune.")
     click.echo("Demo logins (all with the same password):")
     for login in logins:
         click.echo(f"  {login['role']:<13} {login['email']:<26} {login['password']}")
+
+
+def _last_looks_of_closed_pilots(db) -> None:
+    """The demo's concluded and stopped pilots get the look the app takes as a team
+    closes a pilot (the scheduler looks only at running ones)."""
+    from pilots.evaluation import last_look
+
+    for row in db.query("SELECT id FROM pilot WHERE status IN ('concluded', 'stopped')"):
+        last_look(db, row["id"])
 
 
 @click.command("create-unit")

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pilots import cli, config
+from pilots import cli, config, create_app
+from pilots.db import connect
 from pilots.domain import accounts
 from pilots.domain import organisation as org
 
@@ -71,6 +72,21 @@ def test_demo_refuses_a_database_with_data_and_migrate_is_idempotent(runner):
     assert result.exit_code == 0 and "admin@fjordvik.example" in result.output
     result = runner.invoke(args=["migrate"])
     assert result.exit_code == 0 and "Applied 0 migration(s)" in result.output
+
+
+def test_demo_on_an_empty_database_takes_the_last_look_of_its_closed_pilots(tmp_path):
+    path = tmp_path / "empty.sqlite3"
+    app = create_app({"MODE": "testing", "SECRET_KEY": "test-secret", "DATABASE": str(path)})
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0 and "Loaded the demo municipality" in result.output
+    db = connect(str(path))
+    closed = db.execute(
+        """SELECT p.status, count(e.id) FROM pilot p LEFT JOIN evaluation e ON e.pilot_id = p.id
+           WHERE p.status IN ('concluded', 'stopped') GROUP BY p.id ORDER BY p.status"""
+    ).fetchall()
+    db.close()
+    assert [status for status, _ in closed] == ["concluded", "stopped"]
+    assert all(looks >= 1 for _, looks in closed)
 
 
 def _command_names(group, prefix=""):

@@ -93,6 +93,12 @@ def test_before_its_start_date_the_page_says_when_the_pilot_can_start(app, db, k
     # the refusal, as flashed in the language of the request that was refused
     assert f"starter {later.strftime('%d.%m.%Y')}: start den da" in refused.text
     assert domain.get_pilot(db, pilot_id)["status"] == "approved"
+    # stopped before it started: the last look is still taken and kept
+    stop = {"action": "stop", "reason": "Not needed after all"}
+    assert kari.post(f"/pilots/{pilot_id}/status", stop).status_code == 303
+    assert domain.get_pilot(db, pilot_id)["status"] == "stopped"
+    looks = db.execute("SELECT count(*) FROM evaluation WHERE pilot_id = ?", [pilot_id])
+    assert looks.fetchone()[0] == 1
 
 
 def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):
@@ -130,7 +136,10 @@ def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):
         "pilot.amend",
         "pilot.amendment_approve",
         "pilot.conclude",
+        "pilot.evaluate",  # the last look, for the decision to be read beside its evidence
     ]
+    looks = db.execute("SELECT count(*) FROM evaluation WHERE pilot_id = ?", [pilot_id])
+    assert looks.fetchone()[0] == 1  # one metric, no data yet: insufficient, but on record
 
 
 def test_a_bad_plan_comes_back_with_the_field_named(db, kari):

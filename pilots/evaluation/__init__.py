@@ -15,6 +15,7 @@ from pilots.evaluation.service import (
     evaluate_pilot,
     evaluation_at,
     evaluation_history,
+    last_look,
     latest_evaluation,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "evaluate_pilot",
     "evaluation_at",
     "evaluation_history",
+    "last_look",
     "latest_evaluation",
     "load_plan",
     "next_look",

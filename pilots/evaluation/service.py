@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from pilots.db import to_utc_text
-from pilots.domain import audit
+from pilots.domain import DomainError, audit
 from pilots.evaluation import inputs, methods
 from pilots.evaluation.plan import PREVIEW_LABEL, FrozenPlan, load_plan
 from pilots.stats.several import review_several
@@ -197,6 +197,16 @@ def evaluate_pilot(
     stored = evaluation_at(db, pilot_id, as_of)
     stored.update(changed=changed, computed=look.computed)
     return stored
+
+
+def last_look(db, pilot_id: int, *, actor_id: int | None = None, actor_role=None) -> dict | None:
+    """The look taken as a pilot is concluded or stopped, so the decision has its
+    evidence beside it (results stay on the page, the portfolio and the analyst's
+    overview). None when the plan cannot be evaluated (no design or start date)."""
+    try:
+        return evaluate_pilot(db, pilot_id, actor_id=actor_id, actor_role=actor_role)
+    except DomainError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from pilots.domain import organisation as org
 from pilots.domain import pilots as domain
 from pilots.domain.observation_files import local_today
 from pilots.domain.planning import planning_advice
+from pilots.evaluation import last_look
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow
 from pilots.web.i18n import format_number, label
@@ -149,6 +150,19 @@ def detail(pilot_id: int):
     )
 
 
+def _with_last_look(change):
+    """`change` (a domain step), then, when it closed the pilot (concluded or stopped),
+    the last look at its data: the decision is read beside its evidence."""
+
+    def changed(db, pilot_id: int, *args, **kwargs) -> dict:
+        pilot = change(db, pilot_id, *args, **kwargs)
+        if pilot["status"] in ("concluded", "stopped"):
+            last_look(db, pilot_id, actor_id=current_user.id, actor_role="frontline")
+        return pilot
+
+    return changed
+
+
 def _action(pilot_id: int, function, *args, **kwargs):
     """Run one state change; a refusal comes back as a message on the pilot page."""
     try:
@@ -182,7 +196,11 @@ def change_status(pilot_id: int):
     if action not in domain.TRANSITIONS:
         abort(400)
     return _action(
-        pilot_id, domain.change_status, action, current_user.id, request.form.get("reason", "")
+        pilot_id,
+        _with_last_look(domain.change_status),
+        action,
+        current_user.id,
+        request.form.get("reason", ""),
     )
 
 
@@ -193,7 +211,7 @@ def conclude(pilot_id: int):
     form = request.form
     return _action(
         pilot_id,
-        domain.conclude,
+        _with_last_look(domain.conclude),
         current_user.id,
         form.get("decision", ""),
         form.get("learned", ""),
