@@ -35,6 +35,35 @@
     };
   }
 
+  // Tick labels with as many decimals as the step between ticks needs (0,002 0,004 ...,
+  // not 0 0 0,01), and tooltips with three significant digits (0,0084, 20,9, 1 235).
+  function tickFormatter(percent) {
+    return function (value, index, ticks) {
+      const step = ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : 1;
+      return formatter(percent, decimalsOf(percent ? step * 100 : step))(value);
+    };
+  }
+
+  function decimalsOf(step) {
+    let digits = 0;
+    while (digits < 6 && Math.abs(step * 10 ** digits - Math.round(step * 10 ** digits)) > 1e-6) {
+      digits += 1;
+    }
+    return digits;
+  }
+
+  function readingFormatter(percent) {
+    const format = new Intl.NumberFormat(locale(), { maximumSignificantDigits: 3 });
+    return function (value) {
+      if (value === null || value === undefined) {
+        return "";
+      }
+      const shown = percent ? value * 100 : value;
+      const text = Math.abs(shown) >= 1000 ? formatter(false, 0)(shown) : format.format(shown);
+      return percent ? text + " %" : text;
+    };
+  }
+
   function verticalLine(x, colour, text, dash) {
     return {
       type: "line",
@@ -86,13 +115,13 @@
   }
 
   function baseOptions(data, percent) {
-    const format = formatter(percent, 2);
+    const format = readingFormatter(percent);
     return {
       animation: false,
       maintainAspectRatio: false,
       responsive: true,
       interaction: { mode: "nearest", intersect: false },
-      scales: { y: { ticks: { callback: format } } },
+      scales: { y: { ticks: { callback: tickFormatter(percent) } } },
       plugins: {
         legend: { position: "bottom", labels: { usePointStyle: true } },
         tooltip: {
@@ -238,7 +267,7 @@
   }
 
   function horizontalIntervals(labels, intervals, estimates, colours, data, percent) {
-    const format = formatter(percent, 2);
+    const format = readingFormatter(percent);
     return {
       type: "bar",
       data: {
@@ -276,7 +305,7 @@
         responsive: true,
         scales: {
           x: {
-            ticks: { callback: format },
+            ticks: { callback: tickFormatter(percent) },
             title: { display: Boolean(data.text.axis), text: data.text.axis || "" },
           },
         },

@@ -24,7 +24,17 @@ CHART = """canvas => {
       colours: Array.isArray(d.pointBackgroundColor) ? [...new Set(d.pointBackgroundColor)] : []})),
     annotations: Object.keys(chart.options.plugins.annotation.annotations),
     labels: chart.data.labels.length,
+    ticks: (chart.options.indexAxis === "y" ? chart.scales.x : chart.scales.y).ticks
+      .map(t => t.label),
   };
+}"""
+
+
+TICKS_OF_A_SMALL_RATE = """canvas => {
+  const chart = Chart.getChart(canvas);
+  const axis = chart.options.indexAxis === "y" ? "x" : "y";
+  const ticks = [0, 0.002, 0.004].map(value => ({value: value}));
+  return ticks.map((t, i) => chart.options.scales[axis].ticks.callback(t.value, i, ticks));
 }"""
 
 
@@ -32,7 +42,10 @@ def _chart(page, key):
     selector = f'canvas[data-chart-key="{key}"]'
     page.locator(selector).wait_for()
     page.wait_for_function("s => !!Chart.getChart(document.querySelector(s))", arg=selector)
-    return page.locator(selector).evaluate(CHART)
+    chart = page.locator(selector).evaluate(CHART)
+    # every value axis reads: no two ticks written alike (0 0 0 0,01 for a small rate)
+    assert len(set(chart["ticks"])) == len(chart["ticks"]) > 1, chart["ticks"]
+    return chart
 
 
 def _clean(page, axe, console_errors):
@@ -64,6 +77,10 @@ def test_each_design_draws_its_chart(
     two = _chart(page, "housed-6m")
     assert [d["id"] for d in two["datasets"]] == ["interval", "estimate"]
     assert two["annotations"] == ["comparisonLevel"]
+    # a small rate's axis (0 0,002 0,004), written by the chart's own tick callback
+    written = page.locator('canvas[data-chart-key="er-visits"]').evaluate(TICKS_OF_A_SMALL_RATE)
+    mark = "," if language == "nb" else "."
+    assert written == ["0", f"0{mark}002", f"0{mark}004"]
     page.locator("#result-housed-6m").screenshot(
         path=str(artifacts / f"results-two-group-{language}.png")
     )
