@@ -10,6 +10,7 @@ import math
 import socketserver
 import threading
 from datetime import UTC, datetime
+from html import unescape
 
 import pytest
 import results_data
@@ -51,6 +52,15 @@ def test_pilot_page_shows_verdict_numbers_concerns_and_history(client, ids):
     assert "Interval for repeated looks" in html  # a scheduled look
     assert html.count('data-chart-key="history-') == 3
     assert "style=" not in html and "<script>" not in html
+    # look by look, a difference of shares reads in points, as on its result card
+    assert _chart_data(html, "history-housed-6m")["percent"] is True
+    assert _chart_data(html, "history-er-visits")["percent"] is False
+
+
+def _chart_data(html: str, key: str) -> dict:
+    """The JSON a chart's canvas carries in its data-chart attribute."""
+    tag = html.split(f'data-chart-key="{key}"', 1)[1].split(">", 1)[0]
+    return json.loads(unescape(tag.split("data-chart='", 1)[1].split("'", 1)[0]))
 
 
 def test_warnings_are_plain_words_and_previews_are_labelled(client, db, ids):

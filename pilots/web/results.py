@@ -169,9 +169,12 @@ def _decorate(results: dict) -> dict:
             chart["labels"] = [_period_label(p) for p in chart["periods"]]
         chart["text"] = _chart_text(chart, result)
         chart["percent"] = result["metric_type"] == "proportion"
+    shares = {r["metric"] for r in results["results"] if r["metric_type"] == "proportion"}
     for entry in results["history"]:
         entry["chart"] = {
             "type": "history",
+            # a difference of shares reads in (percentage) points, as on the result card
+            "percent": entry["metric"] in shares,
             "labels": [format_day(look["as_of"]) for look in entry["looks"]],
             "estimate": [look["estimate"] for look in entry["looks"]],
             "interval": [

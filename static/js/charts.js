@@ -376,7 +376,7 @@
   }
 
   function history(data) {
-    const options = baseOptions(data, false);
+    const options = baseOptions(data, Boolean(data.percent));
     return {
       type: "bar",
       data: {
