@@ -53,6 +53,7 @@ NON_FINITE_VALUES = "non_finite_values"
 # The name two_group uses for an arm without events (one label on the pages).
 NO_EVENTS_IN_ARM = "no_events_in_arm"
 ZERO_VARIANCE = "zero_variance"
+TREND_AGAINST_LEVEL = "trend_against_level"
 
 COEFFICIENTS = ("pre_slope", "level_change", "slope_change", "post_slope")
 
@@ -371,6 +372,9 @@ def interrupted_time_series(
     details.update({"maxlags": lags, "harmonics": harmonics, "slope_change_fitted": slope_change})
     if counts:
         details["dispersion"] = float(fit.pearson_chi2 / fit.df_resid)
+    if _trend_against_level(details, counts):
+        turn = {"slope_change": details["slope_change"], "p_value": details["slope_change_p_value"]}
+        warnings.append(DataWarning(TREND_AGAINST_LEVEL, turn))
     if details["breusch_godfrey_p"] < AUTOCORRELATION_ALPHA:
         warnings.append(
             DataWarning(
@@ -397,6 +401,22 @@ def interrupted_time_series(
         details=details,
         warnings=tuple(warnings),
     )
+
+
+def _trend_against_level(details: dict[str, Any], counts: bool) -> bool:
+    """Whether the trend after the start clearly runs against the jump at the start.
+
+    The verdict reads the level change (the jump at the first period on or after the
+    start); a level that fell while the slope then clearly rose (or the other way
+    round) can be undone within a few periods, which a reader should hear of. "Clearly":
+    the slope change's own p-value below 0.05. For counts both are ratios (1 = none).
+    """
+    slope, p_value = details.get("slope_change"), details.get("slope_change_p_value")
+    level = details.get("level_change")
+    if slope is None or p_value is None or level is None or p_value >= AUTOCORRELATION_ALPHA:
+        return False
+    neutral = 1.0 if counts else 0.0
+    return (level - neutral) * (slope - neutral) < 0
 
 
 def _finite_rows(observations: Sequence[tuple[Any, ...]], counts: bool) -> list:

@@ -82,6 +82,10 @@ def warning_text(code: str, params: dict) -> str:
             "Some periods appear twice; the chart cannot be drawn until that is fixed."
         ),
         "too_few_points": _("Too few periods for this method yet."),
+        "trend_against_level": _(
+            "At the start the level moved one way, but the trend since then clearly runs the"
+            " other way; look at the chart before concluding."
+        ),
         "autocorrelation": _(
             "Consecutive periods are correlated; the intervals allow for it, but read them with care."  # noqa: E501
         ),

@@ -162,6 +162,25 @@ def test_level_change_is_the_jump_at_the_first_period_after_start():
         assert d[f"{name}_ci_low"] < d[name] < d[f"{name}_ci_high"]
 
 
+def test_a_trend_that_clearly_runs_against_the_jump_is_named():
+    # inpatient days fell by 6 at the start, then climbed back 0.8 a month (pilot 2 of
+    # the demo): the verdict reads the fall, the warning says the trend undoes it
+    rng = np.random.default_rng(2)
+    t = np.arange(24)
+    post = t >= 12
+    y = 40 + 0.1 * t - 6 * post + 0.8 * (t - 12) * post + rng.normal(0, 0.8, 24)
+    turning = interrupted_time_series(list(zip(t.tolist(), y.tolist(), strict=True)), 12)
+    assert turning.details["level_change"] < 0 < turning.details["slope_change"]
+    assert turning.details["slope_change_p_value"] < 0.05
+    codes = [w.code for w in turning.warnings]
+    assert "trend_against_level" in codes
+    # the same jump with a trend that keeps going down, or no clear change of slope: none
+    for slope in (-0.3, 0.0):
+        y = 40 + 0.1 * t - 6 * post + slope * (t - 12) * post + rng.normal(0, 0.8, 24)
+        steady = interrupted_time_series(list(zip(t.tolist(), y.tolist(), strict=True)), 12)
+        assert "trend_against_level" not in [w.code for w in steady.warnings]
+
+
 def test_newey_west_lag_rule():
     assert [newey_west_lags(n) for n in (8, 12, 24, 36, 60, 100)] == [2, 2, 2, 3, 3, 4]
 
