@@ -49,6 +49,7 @@ def test_pilot_page_shows_verdict_numbers_concerns_and_history(client, ids):
     assert "verdict-improved" in html and "verdict-worsened" in html
     assert "Balancing concerns" in html
     assert "p-value, Holm-adjusted" in html  # er-visits is secondary
+    assert "events in the pilot group" in html  # a rate's n counts its events
     assert "Interval for repeated looks" in html  # a scheduled look
     assert html.count('data-chart-key="history-') == 3
     assert "style=" not in html and "<script>" not in html
