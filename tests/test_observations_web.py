@@ -112,6 +112,10 @@ def test_members_get_the_grid_and_upload_others_read_and_export(kari, jonas, db)
     assert 'class="entry-form"' not in theirs and 'name="file"' not in theirs
     assert "/data/export" in theirs
     assert jonas.client.get(f"/pilots/{pilot}/data?metric=housed-6m&page=2").status_code == 200
+    # a metric kept per person says why its grid of totals stays empty; one of totals not
+    per_person = kari.client.get(f"/pilots/{pilot}/data?metric=housed-6m").text
+    assert 'id="unit-rows-note"' in per_person and "rader per person eller sak" in per_person
+    assert 'id="unit-rows-note"' not in mine
 
 
 def test_fragments_are_blocks_not_pages(kari, db):

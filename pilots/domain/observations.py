@@ -735,14 +735,14 @@ def _write_xlsx(file, title: str, header, rows: Iterable[Iterable]) -> None:
 # -- for the data page -------------------------------------------------------------------
 
 
-def count_observations(db, pilot_id: int, metric_id: int) -> int:
-    """How many observations the pilot holds for one metric."""
-    return next(
-        db.query(
-            "SELECT count(*) AS n FROM observation WHERE pilot_id = ? AND metric_id = ?",
-            [pilot_id, metric_id],
-        )
-    )["n"]
+def count_observations(db, pilot_id: int, metric_id: int, *, per_unit: bool = False) -> int:
+    """How many observations the pilot holds for one metric (`per_unit`: only the rows
+    of a person, case or other unit, which quick entry's totals do not show)."""
+    units = " AND unit != ''" if per_unit else ""
+    return db.execute(
+        f"SELECT count(*) FROM observation WHERE pilot_id = ? AND metric_id = ?{units}",  # noqa: S608
+        [pilot_id, metric_id],
+    ).fetchone()[0]
 
 
 def observation_page(db, pilot_id: int, metric_id: int, *, limit: int, offset: int) -> list:

@@ -305,6 +305,11 @@ def _context(pilot: dict, metric: dict | None, **extra) -> dict:
         )
         if member and "grid" not in extra:
             context["grid"] = _grid(pilot, metric, _until())
+        context["unit_rows"] = (
+            domain.count_observations(db, pilot["id"], metric["metric_id"], per_unit=True)
+            if member
+            else 0
+        )
     context.update(extra)
     return context
 
