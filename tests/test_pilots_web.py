@@ -142,6 +142,18 @@ def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):
     assert looks.fetchone()[0] == 1  # one metric, no data yet: insufficient, but on record
 
 
+def test_a_last_look_that_fails_does_not_undo_the_decision(db, kari, ingrid):
+    pilot_id, _ = _submitted(kari, db)
+    assert ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "1"}).status_code == 303
+    with db.atomic():  # a plan the evaluation cannot read
+        db.execute("UPDATE plan_version SET plan = 'not a plan' WHERE pilot_id = ?", [pilot_id])
+    decision = {"decision": "abandon", "learned": "Not what they needed", "next_steps": "Stop"}
+    assert kari.post(f"/pilots/{pilot_id}/conclude", decision).status_code == 303
+    assert domain.get_pilot(db, pilot_id)["status"] == "concluded"
+    looks = db.execute("SELECT count(*) FROM evaluation WHERE pilot_id = ?", [pilot_id])
+    assert looks.fetchone()[0] == 0
+
+
 def test_a_bad_plan_comes_back_with_the_field_named(db, kari):
     pilot_id = _draft(kari, db)
     response = kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "end_date": "2026-01-01"}, headers=EN)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -157,7 +157,10 @@ def _with_last_look(change):
     def changed(db, pilot_id: int, *args, **kwargs) -> dict:
         pilot = change(db, pilot_id, *args, **kwargs)
         if pilot["status"] in ("concluded", "stopped"):
-            last_look(db, pilot_id, actor_id=current_user.id, actor_role="frontline")
+            try:
+                last_look(db, pilot_id, actor_id=current_user.id, actor_role="frontline")
+            except Exception:  # the decision is stored; a look that fails can be retaken
+                current_app.logger.exception("The last look at pilot %s failed", pilot_id)
         return pilot
 
     return changed
