@@ -104,6 +104,27 @@ def test_evaluate_now_returns_the_results_block_and_one_audit_event(client, db, 
     assert db["audit_event"].count == before + 1
 
 
+def test_looks_in_a_row_are_one_line_of_the_timeline(client, db, ids):
+    _login(client, DEMO_EMAIL["frontline"])
+    pilot = ids["two_group"]
+    for _ in range(3):
+        client.post(f"/pilots/{pilot}/evaluate", data={"csrf_token": Auth(client).token()})
+    page = client.get(f"/pilots/{pilot}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    timeline = page.split('id="timeline-heading"', 1)[1].split("</ol>", 1)[0]
+    (kari,) = db.execute(
+        "SELECT name FROM users WHERE email = ?", [DEMO_EMAIL["frontline"]]
+    ).fetchone()
+    lines = [line for line in timeline.split("</li>") if f"{kari} evaluated the results" in line]
+    assert len(lines) == 1 and "(3 times in a row)" in lines[0]
+    # the audit trail keeps every press
+    (events,) = db.execute(
+        "SELECT count(*) FROM audit_event WHERE object_id = ? AND action = 'pilot.evaluate'"
+        " AND actor_id = (SELECT id FROM users WHERE email = ?)",
+        [str(pilot), DEMO_EMAIL["frontline"]],
+    ).fetchone()
+    assert events == 3
+
+
 def test_evaluate_now_is_refused_to_outsiders(client, ids):
     _login(client, "amir@fjordvik.example")  # frontline in another team
     response = client.post(

@@ -1224,12 +1224,26 @@ def leader_queue(db, leader_id: int, now: datetime) -> list[dict]:
 
 
 def timeline(db, pilot_id: int) -> list[dict]:
-    """The pilot's status changes, oldest first, from the audit trail."""
-    return list(
-        db.query(
-            """SELECT e.at, e.action, e.reason, u.name AS actor_name, e.actor_role
-               FROM audit_event e LEFT JOIN users u ON u.id = e.actor_id
-               WHERE e.object_type = 'pilot' AND e.object_id = ? ORDER BY e.id""",
-            [str(pilot_id)],
-        )
-    )
+    """The pilot's status changes, oldest first, from the audit trail.
+
+    Looks in a row by the same person (or by the scheduler) are one line, at the last
+    of them, with `times` counting them: pressing "Evaluate now" again and again does
+    not bury the decisions. The audit trail keeps every one.
+    """
+    events: list[dict] = []
+    for row in db.query(
+        """SELECT e.at, e.action, e.reason, u.name AS actor_name, e.actor_role
+           FROM audit_event e LEFT JOIN users u ON u.id = e.actor_id
+           WHERE e.object_type = 'pilot' AND e.object_id = ? ORDER BY e.id""",
+        [str(pilot_id)],
+    ):
+        last = events[-1] if events else None
+        if (
+            last is not None
+            and row["action"] == last["action"] == "pilot.evaluate"
+            and row["actor_name"] == last["actor_name"]
+        ):
+            last.update(at=row["at"], times=last["times"] + 1)
+            continue
+        events.append({**row, "times": 1})
+    return events
