@@ -363,9 +363,8 @@ def relative_effect(row: dict) -> tuple[float | None, float | None, float | None
     if details.get("scale") == "log":
         return tuple(None if v is None else 100 * (v - 1) for v in (estimate, low, high))
     if "relative_lift" in details and details.get("relative_lift") is not None:
-        lift = details["relative_lift"]
-        low, high = _lift_interval(lift, details.get("relative_lift_se"), details)
-        return 100 * lift, _times(low, 100), _times(high, 100)
+        low, high = _lift_interval(details)
+        return 100 * details["relative_lift"], _times(low, 100), _times(high, 100)
     reference = _reference(row)
     if not reference:
         return None, None, None
@@ -373,7 +372,7 @@ def relative_effect(row: dict) -> tuple[float | None, float | None, float | None
     return _times(estimate, scale), _times(low, scale), _times(high, scale)
 
 
-def _lift_interval(lift: float, se, details: dict) -> tuple[float | None, float | None]:
+def _lift_interval(details: dict) -> tuple[float | None, float | None]:
     """The relative lift's interval on the log scale of the ratio 1 + lift.
 
     The engine's interval (lift +- q se, the delta method as STATS.md fixes it) is
@@ -384,6 +383,7 @@ def _lift_interval(lift: float, se, details: dict) -> tuple[float | None, float 
     above -100 % and is the usual one for a ratio. A lift of -100 % or below (a
     reference of the other sign) keeps the engine's interval.
     """
+    lift, se = details["relative_lift"], details.get("relative_lift_se")
     low, high = details.get("relative_lift_ci_low"), details.get("relative_lift_ci_high")
     if low is None or high is None or not se or lift <= -1:
         return low, high
