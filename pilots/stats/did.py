@@ -92,6 +92,36 @@ class UnitPanel:
         """`_scale` of the panel, remembered: both fits compare their SE with it."""
         return _scale(self)
 
+    @cached_property
+    def arm_sums(self) -> dict[float, dict[str, float]]:
+        """`arm_sums` of the panel, remembered: the cell totals and the pre-trend check
+        both read them."""
+        return arm_sums(self)
+
+
+# The columns whose sums over an arm's units the cell totals and the pre-trend check read.
+_ARM_COLUMNS = ("n_pre", "sum_pre", "n_post", "sum_post", "t_pre", "tt_pre")
+
+
+def arm_sums(panel: UnitPanel) -> dict[float, dict[str, float]]:
+    """Per arm (1.0 pilot, 0.0 comparison): each `_ARM_COLUMNS` column summed over its units.
+
+    The sums `np.add.reduce(column[panel.arm == arm])` gives, bit for bit: each arm's
+    units are picked from all six columns at once and every row is added along the
+    array's fast axis, which numpy sums pairwise just as it does one column. (By
+    `compress`, which writes a C-ordered copy: `columns[:, mask]` may come out
+    Fortran-ordered, and numpy then adds each row one by one, not pairwise.) A did
+    metric needs a dozen of these sums, and one numpy call per sum cost more than the
+    adding.
+    """
+    columns = np.array([getattr(panel, name) for name in _ARM_COLUMNS])
+    sums = {}
+    for arm in (1.0, 0.0):
+        units = columns.compress(panel.arm == arm, axis=1)
+        totals = np.add.reduce(units, axis=1).tolist()
+        sums[arm] = dict(zip(_ARM_COLUMNS, totals, strict=True))
+    return sums
+
 
 def unit_panel(
     rows: Sequence[tuple[Any, Any, Period, float]], start: Period
@@ -183,7 +213,8 @@ def interaction_fit(
     with `use_t=True`. Units without rows take no part, as in a regression on the rows.
     """
     used = n > 0
-    if not used.all():
+    # count_nonzero rather than .all(): the same answer without ndarray.all's wrappers.
+    if np.count_nonzero(used) < len(used):
         a, n, sx, sxx, sy, sxy = (v[used] for v in (arm, n, sx, sxx, sy, sxy))
     else:
         a = arm
@@ -341,8 +372,8 @@ def permutation_interval(
 
 def _spread_in_time(panel: UnitPanel, arm: float) -> float:
     """Sum of squares of t about its mean over one arm's rows before the start."""
-    mask = panel.arm == arm
-    n, st, stt = (float(np.add.reduce(v[mask])) for v in (panel.n_pre, panel.t_pre, panel.tt_pre))
+    sums = panel.arm_sums[arm]
+    n, st, stt = sums["n_pre"], sums["t_pre"], sums["tt_pre"]
     return stt - st * st / n if n > 0 else 0.0
 
 
@@ -383,12 +414,9 @@ def _cell_totals(panel: UnitPanel) -> dict[str, tuple[float, float]]:
     """Rows and sum of values of each arm before and after the start, once for all uses."""
     totals = {}
     for arm, arm_name in ((0.0, "comparison"), (1.0, "pilot")):
-        mask = panel.arm == arm
-        for when, n, total in (
-            ("pre", panel.n_pre, panel.sum_pre),
-            ("post", panel.n_post, panel.sum_post),
-        ):
-            totals[f"{arm_name}_{when}"] = (np.add.reduce(n[mask]), np.add.reduce(total[mask]))
+        sums = panel.arm_sums[arm]
+        for when in ("pre", "post"):
+            totals[f"{arm_name}_{when}"] = (sums[f"n_{when}"], sums[f"sum_{when}"])
     return totals
 
 
