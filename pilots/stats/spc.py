@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -312,8 +313,13 @@ def rebase_groups(numbers: Sequence[int], changes: Sequence[int]) -> tuple[list[
     return starts, ignored
 
 
-def _json_period(period: Any) -> Any:
-    return period.isoformat() if hasattr(period, "isoformat") else period
+def _json_periods(periods: Sequence[Any]) -> list[Any]:
+    """The periods as JSON holds them: dates as ISO text, period numbers as they are.
+
+    One pass over the chart's periods: a function call per point cost more than the
+    conversion.
+    """
+    return [p.isoformat() if hasattr(p, "isoformat") else p for p in periods]
 
 
 def xmr_chart(
@@ -351,7 +357,7 @@ def xmr_chart(
         if length not in ALLOWED_RUN_LENGTHS:
             raise ValueError(f"run lengths must be one of {ALLOWED_RUN_LENGTHS}")
     warnings: list[DataWarning] = []
-    rows = sorted(observations, key=lambda row: row[0])
+    rows = sorted(observations, key=itemgetter(0))
     periods = [row[0] for row in rows]
     values = [float(row[1]) for row in rows]
     grid = period_grid(periods, start)
@@ -400,12 +406,13 @@ def xmr_chart(
         group_limits.append(xmr_limits(fixing, screen_outliers=screen_outliers))
 
     points = []
+    period_texts = _json_periods(periods)
     for (g_lo, g_hi), limits in zip(bounds, group_limits, strict=True):
         signals = group_signals(values[g_lo:g_hi], limits, direction, trend_length, shift_length)
         for i, found in zip(range(g_lo, g_hi), signals, strict=True):
             points.append(
                 {
-                    "period": _json_period(periods[i]),
+                    "period": period_texts[i],
                     "value": values[i],
                     "post": numbers[i] >= grid.start,
                     "mean": limits.mean,
@@ -438,7 +445,7 @@ def xmr_chart(
             "target": target,
             "groups": [
                 {
-                    "first_period": _json_period(periods[g_lo]),
+                    "first_period": period_texts[g_lo],
                     "mean": limits.mean,
                     "lower_limit": limits.lower,
                     "upper_limit": limits.upper,
