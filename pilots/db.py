@@ -8,13 +8,17 @@ BEGIN instead of failing half-way with SQLITE_BUSY on a read-to-write upgrade.
 from __future__ import annotations
 
 import contextlib
-import secrets
+import itertools
 import sqlite3
 from datetime import UTC, datetime
 
 import sqlite_utils
 
 BUSY_TIMEOUT_MS = 5000
+# Savepoint names need only differ from those still open on the connection, so a
+# counter will do: it costs less than random bytes, and a scheduled evaluation opens
+# one savepoint per pilot.
+_SAVEPOINTS = itertools.count()
 
 
 class Database(sqlite_utils.Database):
@@ -23,7 +27,7 @@ class Database(sqlite_utils.Database):
     @contextlib.contextmanager
     def atomic(self):
         if self.conn.in_transaction:
-            savepoint = f"sp_{secrets.token_hex(8)}"
+            savepoint = f"sp_{next(_SAVEPOINTS)}"
             self.conn.execute(f"SAVEPOINT {savepoint}")
             try:
                 yield self

@@ -32,14 +32,20 @@ _INSERT = "INSERT INTO audit_event ({}) VALUES ({})".format(  # noqa: S608 - con
 )
 
 
+# The encoders `json.dumps` would build anew on every call, given these options: an event
+# is written for every pilot an evaluation stores, and the text is the same.
+_BEFORE_AFTER_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _as_json(value) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return _BEFORE_AFTER_JSON.encode(value)
 
 
 def _event_hash(event: dict) -> str:
-    canonical = json.dumps([event[f] for f in FIELDS], ensure_ascii=False)
+    canonical = _CANONICAL_JSON.encode([event[f] for f in FIELDS])
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

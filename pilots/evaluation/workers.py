@@ -87,8 +87,8 @@ class Pending:
 
     def ready(self, within: float = 0.0) -> bool:
         """Whether the look has arrived, waiting for it up to `within` seconds."""
-        if self.future is None:
-            return True
+        if self.future is None or self.future.done():
+            return True  # without `wait`, which builds a waiter for every call
         return bool(wait([self.future], timeout=within).done)
 
     def look(self) -> Look | None:
