@@ -32,6 +32,7 @@ prepared from is still so.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -94,10 +95,32 @@ _STORED = (
 )
 _CHANGED_ONLY = "WHERE evaluation.input_hash IS NOT excluded.input_hash"
 _UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _STORED[3:])
-_UPSERT = f"""
-    INSERT INTO evaluation ({", ".join(_STORED)}) VALUES ({", ".join("?" * len(_STORED))})
+_ROW = f"({', '.join('?' * len(_STORED))})"
+
+
+@functools.cache
+def _upsert(rows: int) -> str:
+    """The upsert of a look's rows, all in one statement.
+
+    One statement rather than one per row (`executemany`): SQLite builds the lists of
+    the table's CHECK constraints (`role IN (...)` and the like) once per statement it
+    runs, which is a fifth of the writer's time when done for every row. The rows, the
+    row ids, the triggers and the count of changed rows are the same either way.
+    """
+    return f"""
+    INSERT INTO evaluation ({", ".join(_STORED)}) VALUES {", ".join([_ROW] * rows)}
     ON CONFLICT (pilot_id, metric_id, as_of) DO UPDATE SET {_UPDATE} {_CHANGED_ONLY}
-"""  # noqa: S608 - column names are constants
+    """  # noqa: S608 - column names are constants, the rows' values are parameters
+
+
+def _upsert_records(conn, records: list[tuple]) -> int:
+    """Upsert the rows; return how many changed (a plan may have no metrics left)."""
+    if not records:
+        return 0
+    values = [value for record in records for value in record]
+    return conn.execute(_upsert(len(records)), values).rowcount
+
+
 # Copy results computed earlier from the same inputs to a new as-of date, in one go.
 _COPIED = ", ".join(":as_of AS as_of" if c == "as_of" else c for c in _STORED[:-1])
 _COPY = f"""
@@ -273,8 +296,20 @@ def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: dateti
                 ],
                 alpha=methods.ALPHA,
             )
+            computed_at = to_utc_text(now)
             records = [
-                _record(plan, m, r, as_of, scheduled, hashes, settings, input_hash, versions, now)
+                _record(
+                    plan,
+                    m,
+                    r,
+                    as_of,
+                    scheduled,
+                    hashes,
+                    settings,
+                    input_hash,
+                    versions,
+                    computed_at,
+                )
                 for m, r in zip(plan.metrics, results, strict=True)
             ]
     found = None if read is None else {m.metric_id: hashes[m.slug] for m in plan.metrics}
@@ -355,7 +390,9 @@ def _hashes_by_slug(plan: FrozenPlan, known, read) -> dict[str, str]:
     return {m.slug: known.hashes[m.metric_id] for m in plan.metrics}
 
 
-def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash, versions, now):
+def _record(
+    plan, metric, result, as_of, scheduled, hashes, settings, input_hash, versions, computed_at
+):
     details = dict(result.details)
     if metric.dropped_in_version is not None:
         details["dropped_in_version"] = metric.dropped_in_version
@@ -385,22 +422,20 @@ def _record(plan, metric, result, as_of, scheduled, hashes, settings, input_hash
         input_hash,
         _stored_json(settings[metric.slug]),
         _stored_json(versions),
-        to_utc_text(now),
+        computed_at,
     )
 
 
 def _store(db, look: Look, now, actor_id, actor_role) -> int:
     """Write the pilot's rows (the caller holds the transaction); return how many changed."""
-    conn, plan, as_of = db.conn, look.plan, look.as_of.isoformat()
+    conn, plan, as_of, at = db.conn, look.plan, look.as_of.isoformat(), to_utc_text(now)
     # Row counts of the statements themselves (rows a trigger writes elsewhere are
     # not this pilot's results).
     if look.records is not None:
-        changed = conn.executemany(_UPSERT, look.records).rowcount
+        changed = _upsert_records(conn, look.records)
     else:
         ids = json.dumps([look.copies[m.metric_id] for m in plan.metrics])
-        changed = conn.execute(
-            _COPY, {"as_of": as_of, "computed_at": to_utc_text(now), "ids": ids}
-        ).rowcount
+        changed = conn.execute(_COPY, {"as_of": as_of, "computed_at": at, "ids": ids}).rowcount
     if look.dropped:  # a metric no longer in the plan (a preview's draft changed)
         marks = ",".join("?" * len(look.dropped))
         changed += conn.execute(
@@ -423,7 +458,7 @@ def _store(db, look: Look, now, actor_id, actor_role) -> int:
                 "input_hash": look.input_hash,
                 "verdicts": _verdicts(conn, look),
             },
-            at=to_utc_text(now),
+            at=at,
         )
     return changed
 
