@@ -155,15 +155,18 @@ def _plain(value: Any) -> Any:
     return _clean(value)
 
 
+# What `json.dumps` would build anew on every call, given these options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False, default=_plain)
+_CANONICAL_CLEANED = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
 def _json(value: Any) -> str:
     """Canonical JSON text; `_clean` walks the value only when json alone cannot write it
     (a NaN or an infinity, or keys that do not sort), which keeps the common case fast."""
     try:
-        return json.dumps(
-            value, sort_keys=True, ensure_ascii=False, allow_nan=False, default=_plain
-        )
+        return _CANONICAL.encode(value)
     except (ValueError, TypeError):
-        return json.dumps(_clean(value), sort_keys=True, ensure_ascii=False, allow_nan=False)
+        return _CANONICAL_CLEANED.encode(_clean(value))
 
 
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -296,20 +299,9 @@ def prepare_look(db, pilot_id: int, as_of: date, *, scheduled: bool, now: dateti
                 ],
                 alpha=methods.ALPHA,
             )
-            computed_at = to_utc_text(now)
+            look_wide = _look_wide(plan, as_of, scheduled, input_hash, versions, now)
             records = [
-                _record(
-                    plan,
-                    m,
-                    r,
-                    as_of,
-                    scheduled,
-                    hashes,
-                    settings,
-                    input_hash,
-                    versions,
-                    computed_at,
-                )
+                _record(plan, m, r, hashes[m.slug], settings[m.slug], look_wide)
                 for m, r in zip(plan.metrics, results, strict=True)
             ]
     found = None if read is None else {m.metric_id: hashes[m.slug] for m in plan.metrics}
@@ -390,19 +382,30 @@ def _hashes_by_slug(plan: FrozenPlan, known, read) -> dict[str, str]:
     return {m.slug: known.hashes[m.metric_id] for m in plan.metrics}
 
 
-def _record(
-    plan, metric, result, as_of, scheduled, hashes, settings, input_hash, versions, computed_at
-):
+def _look_wide(plan, as_of, scheduled, input_hash, versions, now) -> dict:
+    """What every row of a look holds alike, made once: the same text object in each
+    row is also pickled once on its way from a worker process."""
+    return {
+        "as_of": as_of.isoformat(),
+        "scheduled": int(scheduled),
+        "input_hash": input_hash,
+        "versions": _stored_json(versions),
+        "computed_at": to_utc_text(now),
+    }
+
+
+def _record(plan, metric, result, data_hash, settings, look_wide) -> tuple:
+    """One metric's row as stored (`_STORED`)."""
     details = dict(result.details)
     if metric.dropped_in_version is not None:
         details["dropped_in_version"] = metric.dropped_in_version
     return (
         plan.pilot_id,
         metric.metric_id,
-        as_of.isoformat(),
+        look_wide["as_of"],
         plan.version,
         int(plan.preview),
-        int(scheduled),
+        look_wide["scheduled"],
         metric.dropped_in_version,
         result.role,
         result.design,
@@ -418,11 +421,11 @@ def _record(
         _stored_json(result.summary),
         _stored_json(details),
         _stored_json([asdict(w) for w in result.warnings]),
-        hashes[metric.slug],
-        input_hash,
-        _stored_json(settings[metric.slug]),
-        _stored_json(versions),
-        computed_at,
+        data_hash,
+        look_wide["input_hash"],
+        _stored_json(settings),
+        look_wide["versions"],
+        look_wide["computed_at"],
     )
 
 
