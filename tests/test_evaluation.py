@@ -423,6 +423,29 @@ def test_the_stored_json_reads_back_as_the_canonical_json():
     assert "Tromsø" in service._stored_json({"name": "Tromsø"})  # not escaped
 
 
+def test_a_looks_rows_upserted_in_one_statement_are_those_one_statement_a_row_stores(db):
+    pilot_id = add_observations(db, [HOUSING])[HOUSING]
+    records = prepare_look(db, pilot_id, AS_OF, scheduled=True, now=NOW).records
+    assert len(records) > 1
+
+    def stored(upsert) -> tuple[int, list[tuple], int]:
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            changed = upsert(records)
+            rows = list(db.conn.execute("SELECT * FROM evaluation WHERE pilot_id = ?", [pilot_id]))
+            return changed, rows, upsert(records)  # the same inputs again change nothing
+        finally:
+            db.conn.execute("ROLLBACK")
+
+    def row_by_row(rows):
+        return db.conn.executemany(service._upsert(1), rows).rowcount
+
+    one_statement = stored(lambda rows: service._upsert_records(db.conn, rows))
+    assert one_statement == stored(row_by_row)
+    assert one_statement[0] == len(records) and one_statement[2] == 0
+    assert service._upsert_records(db.conn, []) == 0
+
+
 def test_a_run_where_many_pilots_fail_names_the_first_ten_and_counts_the_rest():
     failed = {k: "ValueError: bad" for k in range(1, 26)}
     message = cadence._failures(failed, 40)

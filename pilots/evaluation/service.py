@@ -185,6 +185,10 @@ def _stored_json(value: Any) -> str:
         return _json(value)
 
 
+# `to_utc_text`, kept: a scheduled run writes every pilot's rows and event with one `now`.
+_moment_text = functools.lru_cache(maxsize=8)(to_utc_text)
+
+
 def _number(value) -> float | None:
     return _clean(float(value)) if value is not None else None
 
@@ -390,7 +394,7 @@ def _look_wide(plan, as_of, scheduled, input_hash, versions, now) -> dict:
         "scheduled": int(scheduled),
         "input_hash": input_hash,
         "versions": _stored_json(versions),
-        "computed_at": to_utc_text(now),
+        "computed_at": _moment_text(now),
     }
 
 
@@ -431,7 +435,7 @@ def _record(plan, metric, result, data_hash, settings, look_wide) -> tuple:
 
 def _store(db, look: Look, now, actor_id, actor_role) -> int:
     """Write the pilot's rows (the caller holds the transaction); return how many changed."""
-    conn, plan, as_of, at = db.conn, look.plan, look.as_of.isoformat(), to_utc_text(now)
+    conn, plan, as_of, at = db.conn, look.plan, look.as_of.isoformat(), _moment_text(now)
     # Row counts of the statements themselves (rows a trigger writes elsewhere are
     # not this pilot's results).
     if look.records is not None:
