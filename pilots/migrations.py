@@ -674,6 +674,16 @@ def data_revisions(db):
     )
 
 
+@migrations(name="0640_audit_lookups")
+def audit_lookups(db):
+    # The trail grows by an event per pilot on every scheduled look, and pages read it
+    # by object (a pilot's timeline, its undone uploads) and by actor (a leader's view
+    # of the trail): without these, each such read scans the whole trail, and the
+    # pilot page slows as the trail grows (61 ms for a timeline at 300,000 events).
+    db.execute("CREATE INDEX audit_event_object ON audit_event(object_type, object_id)")
+    db.execute("CREATE INDEX audit_event_actor ON audit_event(actor_id)")
+
+
 def apply(db) -> list[str]:
     """Apply pending migrations; return the names applied."""
     pending = [m.name for m in migrations.pending(db)]

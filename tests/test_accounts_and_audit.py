@@ -165,3 +165,52 @@ def test_an_admin_reads_the_whole_trail(db):
     assert [row["id"] for row in rows] == sorted((row["id"] for row in rows), reverse=True)
     seen = {(row["object_type"], row["object_id"]) for row in rows}
     assert {("pilot", str(other_pilot)), ("user", str(hanne))} <= seen
+
+
+def _trail_grown_by_other_objects(db, events: int) -> None:
+    """`events` more events about objects nobody reads here, as years of scheduled looks
+    at other pilots would leave (inserted directly: the chain is not what is tested)."""
+    db.conn.executemany(
+        """INSERT INTO audit_event (at, actor_id, action, object_type, object_id, prev_hash,
+                                    hash) VALUES ('2026-01-01T00:00:00Z', NULL,
+                                    'pilot.evaluate', 'pilot', ?, 'x', ?)""",
+        [(str(100_000 + k), f"grown-{k}") for k in range(events)],
+    )
+
+
+def _steps(db, read) -> int:
+    """Roughly how many SQLite VM steps `read()` takes (counted in hundreds)."""
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 100)
+    try:
+        read()
+    finally:
+        db.conn.set_progress_handler(None, 100)
+    return steps[0]
+
+
+def test_reading_the_trail_by_pilot_or_leader_does_not_grow_with_the_rest_of_it(db):
+    """The pilot page's timeline, its undone uploads, and a leader's view of the trail
+    find their events by index (migration 0640): growing the trail by 20,000 events
+    about other objects leaves their work nearly unchanged, where a scan would grow by
+    hundreds of thousands of steps."""
+    from pilots.domain import observations
+    from pilots.domain import pilots as pilots_domain
+
+    pilot_id = next(db.query("SELECT id FROM pilot ORDER BY id LIMIT 1"))["id"]
+    ingrid = org.user_by_email(db, "ingrid@fjordvik.example")["id"]
+    reads = {
+        "timeline": lambda: pilots_domain.timeline(db, pilot_id),
+        "undone uploads": lambda: observations._undone_uploads(db, pilot_id),
+        "leader's trail": lambda: audit.events_for(db, ingrid, everything=False, limit=50),
+    }
+    before = {name: _steps(db, read) for name, read in reads.items()}
+    _trail_grown_by_other_objects(db, 20_000)
+    after = {name: _steps(db, read) for name, read in reads.items()}
+    for name in reads:
+        assert after[name] - before[name] < 100, (name, before[name], after[name])

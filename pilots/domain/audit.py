@@ -114,9 +114,9 @@ def events(db, *, limit: int = 50, offset: int = 0, object_type: str | None = No
 # the pilot's team decides; ideas and stories go by their unit, as they are now (one
 # moved to another unit takes its history along). Users, roles, tokens, the metric
 # catalogue and notifications are the organisation's, so they stay with the admins.
-# The audit table has no index but its id, so this is one scan newest first, with each
-# row checked against a small set built once from the indexed unit, pilot, idea and
-# story tables.
+# The set of objects is built once from the indexed unit, pilot, idea and story tables;
+# the trail's indexes by object and by actor (migration 0640) then find their events
+# without reading the rest of the trail.
 _LEADER_SCOPE = """
     WITH RECURSIVE led(id) AS (
         SELECT unit_id FROM role WHERE user_id = :viewer AND role = 'leader'
