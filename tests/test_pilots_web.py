@@ -332,3 +332,38 @@ def test_the_team_finds_the_leaders_decision_in_its_inbox(app, db, kari, ingrid)
     assert "Sendt tilbake: «Bosted først»" in inbox
     assert "Beskriv sammenligningen" not in inbox
     assert "Sendt tilbake" not in ingrid.client.get("/notifications").text
+
+
+def _pilot_id(db, title: str) -> int:
+    return next(db.query("SELECT id FROM pilot WHERE title = ?", [title]))["id"]
+
+
+def test_the_next_step_says_who_acts_when_this_person_has_nothing_to_do(app, db, ingrid):
+    """A leader on a pilot past its end is told that its team concludes it (there is no
+    button for her), and a reader outside the team gets a line, not an empty box."""
+    overdue = _pilot_id(db, "Fast kontaktperson i NAV")
+    html = ingrid.client.get(f"/pilots/{overdue}", headers=EN).get_data(as_text=True)
+    assert "Its team concludes it: adopt, adapt or abandon." in html
+    assert "Conclude it: adopt" not in html
+    jonas = Auth(app.test_client())
+    jonas.login(DEMO_EMAIL["analyst"])
+    running = _pilot_id(db, "Bosted først for ti personer")
+    html = jonas.client.get(f"/pilots/{running}", headers=EN).get_data(as_text=True)
+    step = html.split('id="actions-heading"', 1)[1].split("</section>", 1)[0]
+    assert "The team runs this pilot" in step
+
+
+def test_a_leaders_objection_button_says_object_not_a_thing(db, ingrid):
+    """In Norwegian the button reads "Protester" (object to), not "Objekt" (a thing)."""
+    waiting = _pilot_id(db, "Trygghetsalarm med fast svarer")
+    html = ingrid.client.get(f"/pilots/{waiting}", headers={"Accept-Language": "nb"}).get_data(
+        as_text=True
+    )
+    assert ">Protester</button>" in html
+    assert ">Objekt</button>" not in html
+
+
+def test_a_running_pilots_data_page_says_when_it_started(db, kari):
+    running = _pilot_id(db, "Bosted først for ti personer")
+    html = kari.client.get(f"/pilots/{running}/data", headers=EN).get_data(as_text=True)
+    assert "· started " in html and "· starts " not in html

@@ -58,6 +58,40 @@ def test_pilot_page_shows_verdict_numbers_concerns_and_history(client, ids):
     assert _chart_data(html, "history-er-visits")["percent"] is False
 
 
+def test_look_by_look_table_writes_each_look_as_the_result_card_does(client, db, ids):
+    """A difference of shares reads in percentage points in the table of looks, as on
+    its result card (58.3 pp, not 0.583)."""
+    _login(client, DEMO_EMAIL["analyst"])
+    html = client.get(f"/pilots/{ids['two_group']}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    looks = html.split('id="history-heading"', 1)[1]
+    estimates = [
+        row["estimate"]
+        for row in db.query(
+            """SELECT e.estimate FROM evaluation e JOIN metric m ON m.id = e.metric_id
+               WHERE e.pilot_id = ? AND m.slug = 'housed-6m'""",
+            [ids["two_group"]],
+        )
+    ]
+    assert estimates
+    for estimate in estimates:
+        assert f"{estimate * 100:.1f} pp" in looks
+        assert f">{estimate:.3f}<" not in looks
+
+
+def test_a_difference_of_a_measure_in_per_cent_reads_in_points():
+    """Sick leave is kept in per cent: its difference is percentage points, not %."""
+    result = {"details": {"metric_type": "mean"}}
+    assert results_domain.effect_kind(result, "%") == "points"
+    assert results_domain.effect_kind(result, "prosent") == "points"
+    assert results_domain.effect_kind(result, "døgn") == "mean"
+    assert results_domain.effect_kind({"details": {"metric_type": "proportion"}}, "%") == (
+        "proportion"
+    )
+    assert results_domain.effect_kind({"details": {"scale": "log"}}, "%") == "ratio"
+
+
 def _chart_data(html: str, key: str) -> dict:
     """The JSON a chart's canvas carries in its data-chart attribute."""
     tag = html.split(f'data-chart-key="{key}"', 1)[1].split(">", 1)[0]

@@ -27,6 +27,7 @@ from datetime import date, datetime
 
 from pilots.evaluation import evaluation_history, latest_evaluation
 from pilots.stats.its import period_grid
+from pilots.stats.summary import in_percent
 
 SIGNAL_VERDICTS = ("improved", "worsened")
 OVERVIEW_STATUSES = ("approved", "running", "paused", "stopped", "concluded")
@@ -60,14 +61,15 @@ def change_counts(db, tables: tuple[str, ...]) -> tuple[int, ...]:
 # ---- per metric: what kind of number, and its chart ------------------------------
 
 
-def effect_kind(result: dict) -> str:
-    """How the estimate reads: `ratio` (rates), `proportion` (points of a share), `mean`."""
+def effect_kind(result: dict, unit: str | None = "") -> str:
+    """How the estimate reads: `ratio` (rates), `proportion` (points of a share),
+    `points` (a difference of a measure kept in per cent), or `mean` (in its unit)."""
     details = result["details"]
     if details.get("scale") == "log":
         return "ratio"
     if details.get("metric_type") == "proportion":
         return "proportion"
-    return "mean"
+    return "points" if in_percent(unit) else "mean"
 
 
 def _index_on_or_after(periods: list[str], day: str) -> int | None:
@@ -310,7 +312,7 @@ def pilot_results(db, pilot: dict, history_limit: int = 24) -> dict | None:
                 "unit": metric["unit"] or "",
                 "metric_type": metric["type"],
                 "direction": metric["direction"],
-                "kind": effect_kind(result),
+                "kind": effect_kind(result, metric["unit"]),
                 "sequential": sequential_interval(result),
                 "p_value_holm": details.get("p_value_holm"),
                 "holm_downgraded": bool(details.get("holm_downgraded")),
@@ -487,7 +489,7 @@ def overview(
         row["summary"] = json.loads(row["summary"])
         row["details"] = json.loads(row["details"])
         row["warnings"] = json.loads(row["warnings"])
-        row["kind"] = effect_kind(row)
+        row["kind"] = effect_kind(row, row.get("metric_unit"))
         row["relative"] = relative_effect(row)
         row["sequential"] = sequential_interval(row)
         rows.append(row)

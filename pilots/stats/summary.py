@@ -178,7 +178,7 @@ def _effect_clause(
         )
 
     amount = figures["amount"][language]
-    if kind == "proportion" or _in_percent(unit):
+    if kind == "proportion" or in_percent(unit):
         # a difference between two shares, or two levels given in per cent, is in points
         amount = f"{amount} {'prosentpoeng' if nb else 'percentage points'}"
     else:
@@ -214,7 +214,7 @@ def _effect_clause(
 _PERCENT_UNITS = {"%", "prosent", "percent", "per cent", "pst", "pst."}
 
 
-def _in_percent(unit: str | None) -> bool:
+def in_percent(unit: str | None) -> bool:
     """Whether the metric's unit is per cent (so a difference of it is percentage points)."""
     return bool(unit) and unit.strip().lower() in _PERCENT_UNITS
 

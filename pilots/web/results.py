@@ -174,7 +174,10 @@ def _decorate(results: dict) -> dict:
         chart["text"] = _chart_text(chart, result)
         chart["percent"] = result["metric_type"] == "proportion"
     shares = {r["metric"] for r in results["results"] if r["metric_type"] == "proportion"}
+    reads = {r["metric"]: (r["kind"], r["unit"]) for r in results["results"]}
     for entry in results["history"]:
+        # the table under the chart writes each look's figures as the result card does
+        entry["kind"], entry["unit"] = reads.get(entry["metric"], ("mean", ""))
         entry["chart"] = {
             "type": "history",
             # a difference of shares reads in (percentage) points, as on the result card
@@ -453,13 +456,16 @@ def _xlsx(rows) -> bytes:
 
 
 def effect_text(value, kind: str, unit: str = "") -> str:
-    """An effect in its own terms: a ratio, percentage points, or the metric's unit."""
+    """An effect in its own terms: a ratio, percentage points (of a share, or of a measure
+    kept in per cent), or the metric's unit."""
     if value is None:
         return "—"
     if kind == "ratio":
         return shown_number(value, 2)
     if kind == "proportion":
         return _("%(value)s pp", value=shown_number(value * 100, 1))
+    if kind == "points":
+        return _("%(value)s pp", value=shown_number(value, 2))
     return f"{shown_number(value, 2)} {unit}".strip()
 
 

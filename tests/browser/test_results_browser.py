@@ -136,3 +136,20 @@ def test_forest_plot_and_portfolio(page, live_server, axe, console_errors, artif
     assert page.locator(".signals li").count() >= 3
     page.screenshot(path=str(artifacts / f"portfolio-{language}.png"), full_page=True)
     _clean(page, axe, console_errors)
+
+
+def test_export_choices_stay_as_chosen_while_filters_reload_the_overview(page, live_server):
+    """Choosing the export's separator must not reload the overview (which would put
+    the choice back to its default); choosing a filter does."""
+    sign_in(page, live_server, DEMO_EMAIL["analyst"], "en")
+    page.goto(f"{live_server}/results")
+    reloads = []
+    page.on("request", lambda r: reloads.append(r.url) if r.headers.get("hx-request") else None)
+    page.select_option("#delimiter", "comma")
+    page.select_option("#decimal", "point")
+    page.wait_for_timeout(500)
+    assert reloads == []
+    assert page.locator("#delimiter").input_value() == "comma"
+    assert page.locator("#decimal").input_value() == "point"
+    with page.expect_response(lambda r: "design=did" in r.url):
+        page.select_option("#design", "did")
