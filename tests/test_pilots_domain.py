@@ -513,3 +513,20 @@ def test_every_change_writes_exactly_one_audit_event(db, people, ready_draft):
     pilots.change_status(db, ready_draft["id"], "start", people["kari"])
     assert db["audit_event"].count == before + 3
     assert audit.verify_chain(db)[1] is None
+
+
+def test_a_check_of_a_data_file_is_not_a_line_of_the_pilots_timeline(db):
+    """Checking a file before storing it changes nothing: the timeline leaves it out
+    (the import that follows is a line), while the audit trail keeps it."""
+    pilot_id = next(db.query("SELECT id FROM pilot ORDER BY id LIMIT 1"))["id"]
+    before = pilots.timeline(db, pilot_id)
+    with db.atomic():
+        for action in ("observations.preview", "observations.import"):
+            audit.record(db, actor_id=None, action=action, object_type="pilot", object_id=pilot_id)
+    after = pilots.timeline(db, pilot_id)
+    assert [event["action"] for event in after[len(before) :]] == ["observations.import"]
+    (kept,) = db.execute(
+        "SELECT count(*) FROM audit_event WHERE object_id = ? AND action = 'observations.preview'",
+        [str(pilot_id)],
+    ).fetchone()
+    assert kept >= 1

@@ -1223,19 +1223,25 @@ def leader_queue(db, leader_id: int, now: datetime) -> list[dict]:
     return rows
 
 
+# What a check of a data file before storing it records (pilots.web.observations).
+_FILE_CHECKED = "observations.preview"
+
+
 def timeline(db, pilot_id: int) -> list[dict]:
     """The pilot's status changes, oldest first, from the audit trail.
 
     Looks in a row by the same person (or by the scheduler) are one line, at the last
     of them, with `times` counting them: pressing "Evaluate now" again and again does
-    not bury the decisions. The audit trail keeps every one.
+    not bury the decisions. Checks of a data file before it is stored change nothing
+    and are left out (the import that follows is there). The audit trail keeps every one.
     """
     events: list[dict] = []
     for row in db.query(
         """SELECT e.at, e.action, e.reason, u.name AS actor_name, e.actor_role
            FROM audit_event e LEFT JOIN users u ON u.id = e.actor_id
-           WHERE e.object_type = 'pilot' AND e.object_id = ? ORDER BY e.id""",
-        [str(pilot_id)],
+           WHERE e.object_type = 'pilot' AND e.object_id = ? AND e.action <> ?
+           ORDER BY e.id""",
+        [str(pilot_id), _FILE_CHECKED],
     ):
         last = events[-1] if events else None
         if (

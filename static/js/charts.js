@@ -363,6 +363,14 @@
       data,
       true
     );
+    // A relative change cannot fall below -100 %: the axis stops there, though a
+    // nice step would take it further (to -200 % or -1 000 % beside a large lift).
+    config.options.scales.x.afterBuildTicks = function (axis) {
+      if (axis.min >= -1) return;
+      axis.min = -1;
+      axis.ticks = axis.ticks.filter((tick) => tick.value >= -1);
+      if (!axis.ticks.length || axis.ticks[0].value > -1) axis.ticks.unshift({ value: -1 });
+    };
     // No label on the line itself, where it would cover a pilot's diamond: the axis
     // title says what 0 % means.
     config.options.plugins.annotation.annotations.zero = {

@@ -38,6 +38,16 @@ TICKS_OF_A_SMALL_RATE = """canvas => {
 }"""
 
 
+LOWEST_BESIDE_A_LARGE_LIFT = """canvas => {
+  const chart = Chart.getChart(canvas);
+  chart.data.datasets.forEach(d => {
+    d.data = d.data.map(v => Array.isArray(v) ? [Math.min(v[0], -0.6), 17] : v);
+  });
+  chart.update("none");
+  return chart.scales.x.min;
+}"""
+
+
 def _chart(page, key):
     selector = f'canvas[data-chart-key="{key}"]'
     page.locator(selector).wait_for()
@@ -131,6 +141,14 @@ def test_forest_plot_and_portfolio(page, live_server, axe, console_errors, artif
     assert forest["annotations"] == ["zero"]
     assert forest["labels"] >= 3
     page.screenshot(path=str(artifacts / f"results-forest-{language}.png"), full_page=True)
+    # A relative change stops at -100 %, even beside a lift of 1 700 % (where a nice
+    # step would take the axis to -200 %), on a wide screen and on a phone's.
+    canvas = page.locator('canvas[data-chart-key="forest"]')
+    assert canvas.evaluate(LOWEST_BESIDE_A_LARGE_LIFT) >= -1
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert canvas.evaluate("c => Chart.getChart(c).scales.x.min") >= -1
+    page.set_viewport_size({"width": 1280, "height": 900})
     _clean(page, axe, console_errors)
     page.goto(f"{live_server}/portfolio")
     assert page.locator(".signals li").count() >= 3
