@@ -75,7 +75,7 @@
       label: {
         display: true,
         content: text,
-        position: "start",
+        position: "end",
         backgroundColor: "rgba(255, 255, 255, 0.9)",
         color: INK,
         font: { size: 11 },
@@ -121,7 +121,9 @@
       maintainAspectRatio: false,
       responsive: true,
       interaction: { mode: "nearest", intersect: false },
-      scales: { y: { ticks: { callback: tickFormatter(percent) } } },
+      // Room above and below the points, so the labels of the start and the cycles
+      // (at the top) and the highest point never sit on the chart's edge.
+      scales: { y: { grace: "10%", ticks: { callback: tickFormatter(percent) } } },
       plugins: {
         legend: { position: "bottom", labels: { usePointStyle: true } },
         tooltip: {
