@@ -39,6 +39,7 @@ METRICS = [
         "period": "month",
         "unit": "besøk",
         "definition": "Legevaktbesøk delt på antall døgn i oppfølging, ganger 100.",
+        "rate_per": "100",
         "owner": "Sosialtjenesten",
         "data_source": "Legevaktens journal",
         "burden_minutes": "45",

@@ -684,6 +684,16 @@ def audit_lookups(db):
     db.execute("CREATE INDEX audit_event_actor ON audit_event(actor_id)")
 
 
+@migrations(name="0650_metric_rate_per")
+def metric_rate_per(db):
+    # A rate is shown per this much exposure: "visits per 100 follow-up days" is
+    # events / days x 100. 1 for every metric that is not a rate, and for the rates
+    # stored before this, which were shown per unit of exposure.
+    db.execute(
+        "ALTER TABLE metric ADD COLUMN rate_per REAL NOT NULL DEFAULT 1 CHECK (rate_per > 0)"
+    )
+
+
 def apply(db) -> list[str]:
     """Apply pending migrations; return the names applied."""
     pending = [m.name for m in migrations.pending(db)]

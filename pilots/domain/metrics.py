@@ -7,6 +7,8 @@ decision it informs.
 
 from __future__ import annotations
 
+import math
+
 from pilots.db import utc_now
 from pilots.domain import DomainError, NotFound, audit
 from pilots.domain.organisation import SLUG_PATTERN
@@ -65,11 +67,27 @@ def clean_metric(fields: dict) -> dict:
         and metric["min_value"] >= metric["max_value"]
     ):
         raise DomainError("The lowest possible value must be below the highest.", "max_value")
+    metric["rate_per"] = _rate_per(metric["type"], fields.get("rate_per"))
     burden = _number(fields.get("burden_minutes"), "burden_minutes") or 0.0
     if burden < 0:
         raise DomainError("The collection time cannot be negative.", "burden_minutes")
     metric["burden_minutes"] = burden
     return metric
+
+
+def _rate_per(metric_type: str, value) -> float:
+    """How much exposure a rate is shown per (100 for "visits per 100 days"); 1 for the
+    other kinds, which have no exposure."""
+    per = _number(value, "rate_per")
+    if metric_type != "rate" or per is None:
+        return 1.0
+    if not math.isfinite(per) or per <= 0:
+        raise DomainError(
+            "A rate is shown per a positive amount, e.g. 1 or 1000, not %(value)s.",
+            "rate_per",
+            value=value,
+        )
+    return per
 
 
 def create_metric(db, fields: dict, actor_id: int | None) -> dict:
@@ -97,7 +115,9 @@ def update_metric(db, metric_id: int, fields: dict, actor_id: int | None) -> dic
     """Change a metric's description; its slug and type stay, pilots rely on them."""
     with db.atomic():
         before = get_metric(db, metric_id)
-        metric = clean_metric({**fields, "slug": before["slug"], "type": before["type"]})
+        # A form without the rate's scale (an older page) keeps the stored one.
+        kept = {"rate_per": before["rate_per"], **fields}
+        metric = clean_metric({**kept, "slug": before["slug"], "type": before["type"]})
         del metric["slug"], metric["type"]
         db["metric"].update(metric_id, metric)
         changed = {k: v for k, v in metric.items() if before.get(k) != v}

@@ -64,8 +64,9 @@ METRIC_COLUMNS = (
     "burden_minutes",
     "decision",
     "status",
+    "rate_per",
 )
-_NUMERIC_METRIC_COLUMNS = {"min_value", "max_value", "burden_minutes"}
+_NUMERIC_METRIC_COLUMNS = {"min_value", "max_value", "burden_minutes", "rate_per"}
 _CSV_CHUNK_ROWS = 1000
 
 # The parameters are an Observation (metric, period, arm, unit, value, n, line) and then

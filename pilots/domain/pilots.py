@@ -93,7 +93,7 @@ def pilot_metrics(db, pilot_id: int) -> list[dict]:
         db.query(
             """SELECT pm.id, pm.role, pm.minimal_important_difference, pm.dropped_in_version,
                       m.id AS metric_id, m.slug, m.name, m.type, m.direction, m.unit, m.period,
-                      m.min_value, m.max_value
+                      m.min_value, m.max_value, m.rate_per
                FROM pilot_metric pm JOIN metric m ON m.id = pm.metric_id
                WHERE pm.pilot_id = ?
                ORDER BY pm.dropped_in_version IS NOT NULL,

@@ -15,7 +15,10 @@ them its own way, as DESIGN.md fixes it:
   the start, and the moments of the period number before it, for the pre-trend.
 
 A row without `n` counts `n = 1`. Every design also gets `series`: per period and
-arm, rows, summed value, summed `n` and the value a chart shows.
+arm, rows, summed value, summed `n` and the value a chart shows. A rate's exposure
+counts in units of the catalogue's `rate_per` (`exposure`), so its values are shown
+per that amount ("visits per 100 days"); the sums as read, and their hash, stay as
+counted.
 
 SQLite does the summing (`GROUP BY` per period and arm, and per unit), so an
 evaluation reads a few rows per period or unit rather than every observation.
@@ -104,21 +107,22 @@ class MetricInputs:
     cells: tuple = ()
     detail: tuple = ()
     data_hash: str = ""
+    rate_per: float = 1.0  # a rate's exposure counts in units of this (see `exposure`)
 
     @cached_property
     def series(self) -> list[dict]:
         arms = ("pilot",) if self.design in ("pre_post", "spc") else ("pilot", "comparison")
-        return _chart_series(self.cells, self.metric_type, arms)
+        return _chart_series(self.cells, self.metric_type, arms, self.rate_per)
 
     @cached_property
     def sides(self) -> tuple[Side, Side]:
         """two_group: the pilot and comparison arms, one value per unit."""
-        return _sides(self.metric_type, self.detail)
+        return _sides(self.metric_type, self.detail, self.rate_per)
 
     @cached_property
     def panel(self) -> UnitPanel:
         """did: the rows summed per unit."""
-        return _panel(self.detail)
+        return _panel(self.detail, self.rate_per)
 
     @property
     def ignored_rows(self) -> int:
@@ -133,7 +137,16 @@ def first_period(plan: FrozenPlan) -> str:
     return plan.start_date.isoformat() if plan.design == "two_group" else ""
 
 
-def _chart_series(cells, metric_type: str, arms: tuple[str, ...]) -> list[dict]:
+def exposure(n: float, rate_per: float) -> float:
+    """Exposure `n` counted in units of `rate_per`, so that events / exposure is the rate
+    per `rate_per` ("visits per 100 days": days / 100). `rate_per` is 1 for every metric
+    that is not a rate, and n / 1.0 is n exactly."""
+    return n / rate_per
+
+
+def _chart_series(
+    cells, metric_type: str, arms: tuple[str, ...], rate_per: float = 1.0
+) -> list[dict]:
     """Per period and arm (cells in that order): rows, sums and the value shown."""
     return [
         {
@@ -142,7 +155,7 @@ def _chart_series(cells, metric_type: str, arms: tuple[str, ...]) -> list[dict]:
             "rows": count,
             "sum": total,
             "n": weight,
-            "value": total / count if metric_type == "mean" else total / weight,
+            "value": total / count if metric_type == "mean" else total / exposure(weight, rate_per),
         }
         for period, arm, count, total, weight in cells
         if arm in arms
@@ -158,7 +171,7 @@ def _unit_value(metric_type: str, count, total, n_total, n_count, latest_value):
     return total, n_total if n_count else 0.0
 
 
-def _sides(metric_type: str, units) -> tuple[Side, Side]:
+def _sides(metric_type: str, units, rate_per: float = 1.0) -> tuple[Side, Side]:
     sides = {"pilot": Side(), "comparison": Side()}
     for arm, unit, count, total, n_total, n_count, _latest, value in units:
         side = sides[arm]
@@ -167,7 +180,7 @@ def _sides(metric_type: str, units) -> tuple[Side, Side]:
         else:
             shown, n = total, n_total
         side.values.append(shown)
-        side.n.append(n)
+        side.n.append(n if n is None or metric_type != "rate" else exposure(n, rate_per))
     return sides["pilot"], sides["comparison"]
 
 
@@ -209,8 +222,9 @@ def _grid(periods: tuple[str, ...], start: date) -> Grid:
     return Grid(by_month, raw[0] if raw else 0, steps[0] if steps else 1, grid.start)
 
 
-def _panel(sums) -> UnitPanel:
-    """The did panel from per-(unit, arm) sums, units in name order."""
+def _panel(sums, rate_per: float = 1.0) -> UnitPanel:
+    """The did panel from per-(unit, arm) sums, units in name order; a rate's values
+    (events / exposure per row) shown per `rate_per`."""
     units = sorted({row[0] for row in sums})
     index = {unit: i for i, unit in enumerate(units)}
     table = np.zeros((len(units), 8))
@@ -218,6 +232,8 @@ def _panel(sums) -> UnitPanel:
         row = table[index[unit]]
         row[1:] += values
         row[0] += 1 if arm == "pilot" else 2  # 1 pilot, 2 comparison, 3 both
+    if rate_per != 1.0:
+        table[:, [2, 4, 7]] *= rate_per  # the sums of values, before and after, and of t x value
     arms = table[:, 0]
     return UnitPanel(
         arm=(arms % 2 == 1).astype(float),
@@ -247,7 +263,13 @@ def _inputs(plan: FrozenPlan, metric: MetricPlan, cells: list, detail: list) -> 
     """A metric's inputs from its series cells and its units (two_group) or rows (did)."""
     cells, detail = tuple(cells), tuple(detail)
     return MetricInputs(
-        plan.design, metric.type, plan.start_date, cells, detail, _digest(cells, detail)
+        plan.design,
+        metric.type,
+        plan.start_date,
+        cells,
+        detail,
+        _digest(cells, detail),
+        metric.rate_per,
     )
 
 

@@ -17,7 +17,7 @@ from datetime import date
 from functools import lru_cache
 from importlib.metadata import version
 
-from pilots.evaluation.inputs import MetricInputs, Side
+from pilots.evaluation.inputs import MetricInputs, Side, exposure
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
 from pilots.stats import sequential
 from pilots.stats.did import did_from_panel
@@ -72,6 +72,8 @@ def settings(plan: FrozenPlan, metric: MetricPlan, scheduled: bool) -> dict:
     }
     if plan.design == "spc":
         out["spc_rules"] = SPC_RULES
+    if metric.type == "rate":
+        out["rate_per"] = metric.rate_per
     return out
 
 
@@ -99,7 +101,10 @@ def _two_group(plan, metric, pilot: Side, comparison: Side, scheduled) -> Result
 def _one_series(metric: MetricPlan, series: list[dict]) -> list[tuple]:
     days = [date.fromisoformat(cell["period"]) for cell in series]
     if metric.type == "rate":
-        return [(day, cell["sum"], cell["n"]) for day, cell in zip(days, series, strict=True)]
+        return [
+            (day, cell["sum"], exposure(cell["n"], metric.rate_per))
+            for day, cell in zip(days, series, strict=True)
+        ]
     return [(day, cell["value"]) for day, cell in zip(days, series, strict=True)]
 
 

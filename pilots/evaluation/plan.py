@@ -36,6 +36,8 @@ class MetricPlan:
     role: str
     minimal_important_difference: float | None
     dropped_in_version: int | None = None
+    # A rate is shown per this much exposure (the catalogue's `rate_per`; 1 otherwise).
+    rate_per: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,17 @@ class FrozenPlan:
     metrics: tuple[MetricPlan, ...]
 
 
-_CATALOGUE = ("id", "slug", "name", "type", "direction", "unit", "min_value", "max_value")
+_CATALOGUE = (
+    "id",
+    "slug",
+    "name",
+    "type",
+    "direction",
+    "unit",
+    "min_value",
+    "max_value",
+    "rate_per",
+)
 
 
 def _catalogue(db, slugs) -> dict[str, dict]:
@@ -108,6 +120,7 @@ def _metric_plan(row: dict, role: str, mid, dropped: int | None) -> MetricPlan:
         role=role,
         minimal_important_difference=None if mid in (None, "") else float(mid),
         dropped_in_version=dropped,
+        rate_per=row["rate_per"] if row["type"] == "rate" else 1.0,
     )
 
 

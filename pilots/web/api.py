@@ -111,6 +111,7 @@ METRIC_FIELDS = (
     "burden_minutes",
     "decision",
     "status",
+    "rate_per",
 )
 
 
@@ -174,7 +175,7 @@ def list_metrics():
 @bp.route("/metrics", methods=["POST"])
 @api_allow("frontline", "leader", "analyst")
 def create_metric():
-    """Add a metric: {slug, name, type, direction, unit?, period?, min?, max?}."""
+    """Add a metric: {slug, name, type, direction, unit?, period?, min?, max?, rate_per?}."""
     body = json_body()
     fields = {k: v for k, v in body.items() if isinstance(v, str | int | float) or v is None}
     fields.setdefault("period", "month")

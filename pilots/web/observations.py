@@ -187,6 +187,8 @@ def _grid(pilot: dict, metric: dict, until: dt.date, form=None, errors=None) -> 
         "arms": [{"arm": arm, "label": _arm_labels()[arm]} for arm in arms],
         "counted": counted,
         "percent": metric["type"] == "proportion",
+        # A rate is drawn per the catalogue's amount of exposure (events / n x rate_per).
+        "per": metric["rate_per"] if metric["type"] == "rate" else 1,
         "start": next((i for i, p in enumerate(periods) if p >= start), None) if start else None,
         "start_label": _("Pilot starts"),
         "title": metric["name"],

@@ -38,6 +38,10 @@ METRIC = {
         "period": {"enum": ["day", "week", "month", "quarter", "year"]},
         "min": {"type": ["number", "null"]},
         "max": {"type": ["number", "null"]},
+        "rate_per": {
+            "type": "number",
+            "description": "A rate is shown per this much exposure (1 for other kinds)",
+        },
         "status": {"enum": ["active", "retired"]},
     },
 }
@@ -54,6 +58,7 @@ NEW_METRIC = {
         "period": {"enum": ["day", "week", "month", "quarter", "year"]},
         "min": {"type": "number"},
         "max": {"type": "number"},
+        "rate_per": {"type": "number", "exclusiveMinimum": 0, "default": 1},
         "definition": {"type": "string"},
         "decision": {"type": "string"},
     },

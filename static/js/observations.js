@@ -33,7 +33,7 @@
           const nInput = cell(form, row, arm.arm, "n");
           const n = nInput ? parse(nInput.value) : null;
           if (n !== null) {
-            value = n > 0 ? value / n : null;
+            value = n > 0 ? value / (n / (config.per || 1)) : null;
           } else if (config.percent && value !== 0 && value !== 1) {
             value = null; // a share needs its n
           }

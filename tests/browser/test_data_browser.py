@@ -157,3 +157,31 @@ def test_the_register_page(page, live_server, console_errors, axe, language):
     page.wait_for_url("**flag=candidate**")
     assert page.locator("table.register tbody tr").count() >= 3
     checked(page, axe, console_errors)
+
+
+def test_a_rates_run_chart_is_per_the_catalogues_amount(page, live_server, console_errors):
+    """The demo's emergency visits are shown per 100 follow-up days: the chart's point
+    is the events over the days, times 100, and it follows what is typed."""
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], "en")
+    pilot = _pilot_id(live_server, page, "Bosted først for ti personer")
+    page.goto(f"{live_server}/pilots/{pilot}/data?metric=er-visits&until=2026-11-23")
+    page.wait_for_function("() => Chart.getChart(document.querySelector('canvas')) !== undefined")
+
+    def typed(row, part):
+        selector = f'input[data-row="{row}"][data-arm="pilot"][data-part="{part}"]'
+        return page.locator(selector)
+
+    points = page.evaluate(
+        "() => Chart.getChart(document.querySelector('canvas')).data.datasets[0].data"
+    )
+    row = next(k for k, point in enumerate(points) if point)
+    events = float(typed(row, "v").input_value().replace(",", "."))
+    days = float(typed(row, "n").input_value().replace(",", "."))
+    assert points[row] == pytest.approx(events / days * 100)
+    typed(row, "v").fill("2")
+    typed(row, "n").fill("250")
+    page.wait_for_function(
+        f"() => Math.abs(Chart.getChart(document.querySelector('canvas'))"
+        f".data.datasets[0].data[{row}] - 0.8) < 1e-12"
+    )
+    assert console_errors == []
