@@ -282,6 +282,12 @@ def main() -> None:
         rows = build(path, args.pilots)
         seconds = time.perf_counter() - start
         print(f"Built {args.pilots} pilots, {rows:,} observations in {seconds:.1f} s")
+    else:
+        db = connect(path)
+        applied = migrations.apply(db)  # a database kept from before a new migration
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        print(f"Reusing {path}" + (f"; applied {', '.join(applied)}" if applied else ""))
     # The scheduler's process keeps its fork server from the first run on (see
     # pilots.evaluation.workers); start it before the clock, and say what it cost.
     start = time.perf_counter()
