@@ -237,6 +237,9 @@ def test_xlsx_and_json_exports(client, ids):
     book = load_workbook(io.BytesIO(client.get("/results/export.xlsx").data), read_only=True)
     sheet = list(book["results"].values)
     assert sheet[0][0] == "pilot_id" and len(sheet) > 4
+    # The look's day is a date cell (a spreadsheet can sort and filter by it), not text.
+    as_of = sheet[0].index("as_of")
+    assert all(isinstance(row[as_of], datetime) for row in sheet[1:])
     data = json.loads(client.get("/results/export.json?design=pre_post").data)
     assert {row["design"] for row in data} == {"pre_post"}
     assert client.get("/results/export.pdf").status_code == 404

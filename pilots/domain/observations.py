@@ -659,7 +659,7 @@ def export_observations_xlsx(db, pilot_id: int, file, *, metric_id: int | None =
                 row["n"],
             )
 
-    _write_xlsx(file, "observations", OBSERVATION_COLUMNS, rows())
+    write_xlsx(file, "observations", OBSERVATION_COLUMNS, rows())
 
 
 def _metric_rows(db) -> Iterator[dict]:
@@ -693,7 +693,7 @@ def export_metrics_json(db) -> Iterator[str]:
 def export_metrics_xlsx(db, file) -> None:
     """Write the metric catalogue to `file` as .xlsx."""
     rows = ([row[c] for c in METRIC_COLUMNS] for row in _metric_rows(db))
-    _write_xlsx(file, "metrics", METRIC_COLUMNS, rows)
+    write_xlsx(file, "metrics", METRIC_COLUMNS, rows)
 
 
 def _json_chunks(rows: Iterable[Mapping]) -> Iterator[str]:
@@ -703,11 +703,11 @@ def _json_chunks(rows: Iterable[Mapping]) -> Iterator[str]:
     yield "]"
 
 
-def _write_xlsx(file, title: str, header, rows: Iterable[Iterable]) -> None:
+def write_xlsx(file, title: str, header, rows: Iterable[Iterable]) -> None:
     """A write-only workbook (rows go to a temporary file, not memory).
 
     Text is always written as a text cell, never as a formula, so `=...` shows as text;
-    characters XML cannot hold are dropped.
+    characters XML cannot hold are dropped. A date is a date cell, shown DD.MM.YYYY.
     """
     import datetime as dt
 

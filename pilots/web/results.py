@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import (
     Blueprint,
@@ -31,7 +31,7 @@ from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
 from pilots.domain import pilots as pilot_domain
 from pilots.domain import results as domain
-from pilots.domain.observations import format_number, neutralise
+from pilots.domain.observations import format_number, neutralise, write_xlsx
 from pilots.evaluation import evaluate_pilot
 from pilots.web import get_db
 from pilots.web.access import allow
@@ -431,27 +431,20 @@ def _csv(rows, delimiter: str, decimal: str):
 
 
 def _xlsx(rows) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("results")
-    sheet.append(list(domain.EXPORT_COLUMNS))
-    for row in rows:
-        cells = []
-        for column in domain.EXPORT_COLUMNS:
-            value = row[column]
-            if isinstance(value, str):
-                # A text cell, never a formula: "=..." shows as text.
-                cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
-                cell.data_type = "s"
-            else:
-                cell = WriteOnlyCell(sheet, value)
-            cells.append(cell)
-        sheet.append(cells)
+    """The rows as a workbook: text as text (never a formula), the look's day a date."""
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_xlsx(
+        buffer,
+        "results",
+        domain.EXPORT_COLUMNS,
+        (
+            [
+                date.fromisoformat(row[c]) if c == "as_of" and row[c] else row[c]
+                for c in domain.EXPORT_COLUMNS
+            ]
+            for row in rows
+        ),
+    )
     return buffer.getvalue()
 
 
