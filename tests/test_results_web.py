@@ -20,6 +20,7 @@ from sessions import DEMO_EMAIL, Auth
 from pilots.domain import notifications
 from pilots.domain import organisation as org
 from pilots.domain import results as results_domain
+from pilots.evaluation.cadence import evaluate_due
 
 # Fixtures from results_data: the evaluated demo database and its pilot ids.
 db_path = results_data.db_path
@@ -157,6 +158,21 @@ def test_looks_in_a_row_are_one_line_of_the_timeline(client, db, ids):
         [str(pilot), DEMO_EMAIL["frontline"]],
     ).fetchone()
     assert events == 3
+
+
+def test_the_timeline_tells_a_look_from_the_command_line_from_a_scheduled_one(
+    client, db, ids, runner
+):
+    pilot = ids["did"]
+    cli = runner.invoke(args=["evaluate", "--pilot", str(pilot), "--as-of", "2026-11-22"])
+    assert cli.exit_code == 0, cli.output
+    evaluate_due(db, datetime(2026, 11, 25, 2, 30, tzinfo=UTC))
+    _login(client, DEMO_EMAIL["frontline"])
+    page = client.get(f"/pilots/{pilot}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    timeline = unescape(page.split('id="timeline-heading"', 1)[1].split("</ol>", 1)[0])
+    lines = [" ".join(line.split()) for line in timeline.split("</li>")]
+    assert any("from the command line evaluated the results" in line for line in lines)
+    assert any("automatically evaluated the results" in line for line in lines)
 
 
 def test_evaluate_now_is_refused_to_outsiders(client, ids):

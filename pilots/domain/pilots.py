@@ -1230,7 +1230,8 @@ _FILE_CHECKED = "observations.preview"
 def timeline(db, pilot_id: int) -> list[dict]:
     """The pilot's status changes, oldest first, from the audit trail.
 
-    Looks in a row by the same person (or by the scheduler) are one line, at the last
+    Looks in a row by the same person (or by the scheduler, or from the command line)
+    are one line, at the last
     of them, with `times` counting them: pressing "Evaluate now" again and again does
     not bury the decisions. Checks of a data file before it is stored change nothing
     and are left out (the import that follows is there). The audit trail keeps every one.
@@ -1247,7 +1248,7 @@ def timeline(db, pilot_id: int) -> list[dict]:
         if (
             last is not None
             and row["action"] == last["action"] == "pilot.evaluate"
-            and row["actor_name"] == last["actor_name"]
+            and (row["actor_name"], row["actor_role"]) == (last["actor_name"], last["actor_role"])
         ):
             last.update(at=row["at"], times=last["times"] + 1)
             continue
