@@ -245,6 +245,7 @@ def _scheduler_context():
         database=config["DATABASE"],
         backup_dir=backup_dir,
         backup_keep=int(config.get("BACKUP_KEEP") or 14),
+        mail=mail_settings(),
     )
 
 

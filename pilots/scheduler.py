@@ -5,8 +5,9 @@
 on the same database exits at once with a message. Web workers never run jobs:
 nothing in `create_app` imports this module.
 
-Jobs are plain functions of (db, now) (`evaluate_due`, `approve_due`,
-`check_deadlines`) or of the database file (`backup`); this module only wires them
+Jobs are plain functions of (db, now) (`approve_due`, `evaluate_due`,
+`check_deadlines`, and `send_digests` with the mail settings) or of the database file
+(`backup`); this module only wires them
 to APScheduler 3 cron triggers in UTC, so daylight-saving changes in Europe/Oslo
 neither skip nor double a run. Every attempt is a `job_run` row (running, then ok or
 failed with the exception's message).
@@ -26,7 +27,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,11 +56,14 @@ MESSAGE_LIMIT = 2000
 
 @dataclass(frozen=True)
 class Context:
-    """What jobs need besides the clock: the database file and the backup settings."""
+    """What jobs need besides the clock: the database file, the backup settings, and the
+    digests' mail settings (`pilots.cli.MAIL_SETTINGS`: SMTP_* and BASE_URL; None or
+    no SMTP_HOST sends the digests to the outbox)."""
 
     database: str
     backup_dir: str
     backup_keep: int = 14
+    mail: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,11 @@ JOBS = (
         lambda ctx, db, now: _backup(ctx, now),
         "daily 01:00 UTC: verified online backup, keeping the newest copies",
     ),
-    # Digests last: they report the looks and deadlines found above. `mail` (the SMTP_*
-    # settings and BASE_URL) is read from the context when it carries them; without
-    # it the digests go to the outbox.
+    # Digests last: they report the looks and deadlines found above.
     Job(
         "send_digests",
         CronTrigger(hour=5, minute=0, timezone=UTC),
-        lambda ctx, db, now: send_digests(db, now, getattr(ctx, "mail", None)),
+        lambda ctx, db, now: send_digests(db, now, ctx.mail),
         "daily 05:00 UTC: the leaders' daily digests, and on Mondays the weekly ones",
     ),
 )

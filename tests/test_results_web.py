@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import math
-import socketserver
-import threading
 from datetime import UTC, datetime
 from html import unescape
 
@@ -351,42 +349,6 @@ def test_outbox_and_inbox_pages(client, db, ids):
     _login(client, DEMO_EMAIL["admin"])
     outbox = client.get("/admin/outbox").get_data(as_text=True)
     assert DEMO_EMAIL["leader"] in outbox
-
-
-class _SMTPHandler(socketserver.StreamRequestHandler):
-    """Just enough SMTP (RFC 5321) to take one message: a real socket, no mocks."""
-
-    def handle(self):
-        self.wfile.write(b"220 stub ESMTP\r\n")
-        while line := self.rfile.readline():
-            command = line.decode().strip().upper()
-            if command.startswith(("EHLO", "HELO")):
-                self.wfile.write(b"250 stub\r\n")
-            elif command.startswith(("MAIL", "RCPT", "RSET", "NOOP")):
-                self.wfile.write(b"250 ok\r\n")
-            elif command == "DATA":
-                self.wfile.write(b"354 go on\r\n")
-                lines = []
-                while (data := self.rfile.readline()) not in (b".\r\n", b""):
-                    lines.append(data)
-                self.server.messages.append(b"".join(lines).decode())
-                self.wfile.write(b"250 queued\r\n")
-            elif command == "QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"502 no\r\n")
-
-
-@pytest.fixture
-def smtp_server():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
-    server.messages = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_digests_go_by_smtp_when_configured(db, ids, smtp_server):

@@ -48,12 +48,13 @@ def _runs(db, job=None):
 # ---- two real processes ----------------------------------------------------------------
 
 
-def _flask(db_path, tmp_path, *args):
+def _flask(db_path, tmp_path, *args, settings=None):
     env = {
         **os.environ,
         "PILOTS_DATABASE": str(db_path),
         "PILOTS_MODE": "development",
         "PILOTS_BACKUP_DIR": str(tmp_path / "backups"),
+        **(settings or {}),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "pilots", "scheduler", *args],
@@ -121,6 +122,26 @@ def test_two_scheduler_processes_make_one_evaluation_per_due_pilot(db, db_path, 
     output, _ = third.communicate(timeout=30)
     assert third.returncode == 0, output
     assert len(_runs(db, "evaluate_due")) == 1
+
+
+def test_the_scheduler_mails_the_digests_when_smtp_is_configured(
+    db, db_path, tmp_path, smtp_server
+):
+    settings = {
+        "PILOTS_SMTP_HOST": "127.0.0.1",
+        "PILOTS_SMTP_PORT": str(smtp_server.server_address[1]),
+        "PILOTS_SMTP_FROM": "pilots@fjordvik.example",
+        "PILOTS_BASE_URL": "https://pilots.fjordvik.example",
+    }
+    monday = "2026-11-30T05:30:00Z"  # daily and weekly digests are both due
+    process = _flask(db_path, tmp_path, "--once", "--now", monday, settings=settings)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    (run,) = _runs(db, "send_digests")
+    assert run["status"] == "ok", run
+    assert smtp_server.messages, output
+    assert db["outbox"].count == 0
+    assert "https://pilots.fjordvik.example/portfolio" in smtp_server.messages[0]
 
 
 def test_the_lock_is_per_database_and_freed_with_the_process(tmp_path):
