@@ -298,6 +298,19 @@ def test_csv_export_neutralises_formulas_keeps_numbers_and_reimports_unchanged(d
     assert {r[3] for r in stored(db)} >= {"=1+2", "@x"}
 
 
+def test_an_export_holding_a_dropped_metric_reimports_unchanged(db):
+    """A metric an amendment dropped keeps its rows, which are still evaluated: the
+    pilot's export holds them, and must import again as it was."""
+    import_text(db, GOOD)
+    db.execute(
+        "UPDATE pilot_metric SET dropped_in_version = 2 WHERE pilot_id = 1 AND metric_id = 1"
+    )
+    exported = "".join(obs.export_observations_csv(db, 1))
+    assert "\r\nwait;" in exported
+    again = import_text(db, exported)
+    assert again["inserted"] == 0 and again["updated"] == len(stored(db))
+
+
 def test_csv_export_formats(db):
     import_text(db, GOOD)
     text = "".join(

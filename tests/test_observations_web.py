@@ -373,8 +373,12 @@ def test_exports_csv_xlsx_json_with_safe_names_and_neutralised_cells(app, jonas,
         f"/pilots/{pilot}/data/export?metric=er-visits&delimiter=tab&decimal_mark=point&dates=iso"
     ).data.decode("utf-8-sig")
     assert "\t2026-03-01\t" in points and "," not in points.split("\r\n")[1]
-    refused = jonas.client.get(f"/pilots/{pilot}/data/export?delimiter=comma&decimal_mark=comma")
-    assert refused.status_code == 422
+    # A comma-separated file keeps the decimal point, whatever the mark chosen (the
+    # form's default is the comma), as the page says.
+    commas = jonas.client.get(f"/pilots/{pilot}/data/export?metric=er-visits&delimiter=comma")
+    assert commas.status_code == 200
+    lines = [line for line in commas.data.decode("utf-8-sig").split("\r\n") if line]
+    assert len(lines) > 2 and {len(line.split(",")) for line in lines} == {6}
     workbook = jonas.client.get(f"/pilots/{pilot}/data/export?format=xlsx")
     sheet = load_workbook(io.BytesIO(workbook.data)).worksheets[0]
     assert [c.value for c in next(sheet.iter_rows())] == [

@@ -235,15 +235,21 @@ def test_csv_export_neutralises_formulas_and_uses_the_decimal_comma(client, db, 
     db.execute("UPDATE pilot SET title = '=HYPERLINK(1)' WHERE id = ?", [ids["spc"]])
     db.conn.commit()
     _login(client, DEMO_EMAIL["analyst"])
-    response = client.get("/results/export.csv?delimiter=semicolon&decimal=comma")
+    response = client.get("/results/export.csv?delimiter=semicolon&decimal_mark=comma")
     assert response.status_code == 200
     text = response.get_data(as_text=True).lstrip("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     assert any(r["pilot"] == "'=HYPERLINK(1)" for r in rows)
     estimate = next(r["estimate"] for r in rows if r["metric"] == "inpatient-days")
     assert "," in estimate and "." not in estimate
-    points = client.get("/results/export.csv?delimiter=comma&decimal=point").get_data(as_text=True)
-    assert "0.43" in points
+    points = client.get("/results/export.csv?delimiter=comma&decimal_mark=comma").get_data(
+        as_text=True
+    )
+    assert "0.43" in points  # a comma-separated file keeps the point
+    text = client.get("/results/export.csv?decimal_mark=point").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    estimate = next(r["estimate"] for r in rows if r["metric"] == "inpatient-days")
+    assert "." in estimate and "," not in estimate
 
 
 def test_xlsx_and_json_exports(client, ids):

@@ -108,11 +108,14 @@ def arms_for(db, pilot_id: int) -> tuple[str, ...]:
 
 
 def _pilot_metrics(db, pilot_id: int) -> list[dict]:
+    """The pilot's metrics, those an amendment dropped included: their rows stay on the
+    pilot and are still evaluated (marked as dropped), so a file holding them, such as
+    the pilot's own export, imports as it was exported."""
     return list(
         db.query(
             """SELECT m.id, m.slug, m.type, m.min_value, m.max_value, m.period
                FROM pilot_metric pm JOIN metric m ON m.id = pm.metric_id
-               WHERE pm.pilot_id = ? AND pm.dropped_in_version IS NULL""",
+               WHERE pm.pilot_id = ?""",
             [pilot_id],
         )
     )

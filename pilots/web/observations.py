@@ -647,10 +647,14 @@ def safe_filename(*parts: str) -> str:
 
 
 def csv_options(args) -> tuple[str, str, str]:
+    """The CSV export choices: delimiter, decimal mark and date style. A comma-separated
+    file keeps the decimal point, whatever mark was chosen (the default is the comma)."""
     delimiter = {"semicolon": ";", "comma": ",", "tab": "\t"}.get(
         args.get("delimiter", "semicolon"), ";"
     )
     mark = {"comma": ",", "point": "."}.get(args.get("decimal_mark", "comma"), ",")
+    if delimiter == ",":
+        mark = "."
     dates = "iso" if args.get("dates") == "iso" else "dmy"
     return delimiter, mark, dates
 

@@ -37,6 +37,7 @@ from pilots.web import get_db
 from pilots.web.access import allow
 from pilots.web.i18n import format_day, label, reader_language
 from pilots.web.i18n import format_number as shown_number
+from pilots.web.observations import csv_options
 from pilots.web.pages import id_arg, kept, page
 
 bp = Blueprint("results", __name__)
@@ -398,12 +399,7 @@ def export(fmt: str):
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers=headers,
         )
-    delimiter = {"semicolon": ";", "comma": ",", "tab": "\t"}.get(
-        request.args.get("delimiter", "semicolon"), ";"
-    )
-    decimal = "," if request.args.get("decimal", "comma") == "comma" else "."
-    if delimiter == "," and decimal == ",":
-        decimal = "."  # a comma-separated file keeps the decimal point
+    delimiter, decimal, _dates = csv_options(request.args)
     return Response(
         stream_with_context(_csv(rows, delimiter, decimal)),
         mimetype="text/csv",

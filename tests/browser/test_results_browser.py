@@ -164,10 +164,10 @@ def test_export_choices_stay_as_chosen_while_filters_reload_the_overview(page, l
     reloads = []
     page.on("request", lambda r: reloads.append(r.url) if r.headers.get("hx-request") else None)
     page.select_option("#delimiter", "comma")
-    page.select_option("#decimal", "point")
+    page.select_option("#decimal_mark", "point")
     page.wait_for_timeout(500)
     assert reloads == []
     assert page.locator("#delimiter").input_value() == "comma"
-    assert page.locator("#decimal").input_value() == "point"
+    assert page.locator("#decimal_mark").input_value() == "point"
     with page.expect_response(lambda r: "design=did" in r.url):
         page.select_option("#design", "did")
