@@ -88,7 +88,7 @@ def create_unit_command(name, slug, parent):
 
 def _password_from_stdin_or_generated() -> tuple[str, bool]:
     if not sys.stdin.isatty():
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\r\n")
         if password:
             return password, False
     return accounts.generate_password(), True
@@ -141,7 +141,10 @@ def create_token_command(email, name):
     user = org.user_by_email(db, email)
     if user is None or not user["active"]:
         raise click.ClickException(f"No active user with e-mail {email}.")
-    token, _row = tokens.create_token(db, user["id"], name)
+    try:
+        token, _row = tokens.create_token(db, user["id"], name)
+    except DomainError as error:
+        _fail(error)
     click.echo(token)
 
 
@@ -150,9 +153,8 @@ def create_token_command(email, name):
 def approve_due_command():
     """Approve submitted pilots whose trust-by-default countdown has run out."""
     approved = pilots.approve_due(_db(), datetime.now(UTC))
-    click.echo(
-        f"Approved {len(approved)} pilot(s) by trust" + (f": {approved}" if approved else "")
-    )
+    named = ", ".join(str(pilot_id) for pilot_id in approved)
+    click.echo(f"Approved {len(approved)} pilot(s) by trust" + (f": {named}" if approved else ""))
 
 
 audit_group = AppGroup("audit", help="The audit trail.")
@@ -160,13 +162,19 @@ audit_group = AppGroup("audit", help="The audit trail.")
 
 @audit_group.command("verify")
 def audit_verify_command():
-    """Check the audit trail's hash chain; name the first broken event."""
-    checked, broken = audit.verify_chain(_db())
+    """Check the audit trail's hash chain; name the first broken event, or the newest."""
+    db = _db()
+    checked, broken = audit.verify_chain(db)
     if broken is not None:
         raise click.ClickException(
             f"The audit chain is broken at event {broken} (after {checked} good events)."
         )
     click.echo(f"The audit chain is intact: {checked} events checked.")
+    newest = db.execute("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
+    if newest is not None:
+        # A chain shows a changed or removed event by the events after it; that the
+        # newest were cut off, only a hash kept elsewhere can show.
+        click.echo(f"Newest event: {newest[0]}, hash {newest[1]} (keep it to check the end).")
 
 
 def _as_of(value) -> date | None:
@@ -191,7 +199,8 @@ def _print_look(look: dict) -> None:
 @click.option(
     "--as-of",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="The date to evaluate as of (YYYY-MM-DD); default today (UTC).",
+    metavar="YYYY-MM-DD",
+    help="The date to evaluate as of, today or earlier; default today (UTC).",
 )
 @click.option(
     "--due", is_flag=True, help="Take the scheduled looks that are due, as the scheduler does."
@@ -203,6 +212,16 @@ def evaluate_command(pilot_id, as_of, due):
     db = _db()
     now = datetime.now(UTC)
     day = _as_of(as_of) or now.date()
+    if due and (pilot_id is not None or as_of is not None):
+        raise click.UsageError(
+            "--due takes the looks that are due today, for every pilot: leave out --pilot"
+            " and --as-of."
+        )
+    if day > now.date():
+        raise click.UsageError(
+            f"--as-of {day.isoformat()} lies ahead: a look can only see data up to today"
+            f" ({now.date().isoformat()}, UTC)."
+        )
     if due:
         try:
             summary = cadence.evaluate_due(db, now)
@@ -229,8 +248,10 @@ def evaluate_command(pilot_id, as_of, due):
     for one in ids:
         try:
             look = service.evaluate_pilot(db, one, day, actor_role="cli", now=now)
-        except (DomainError, NotFound) as error:
-            _fail(f"Pilot {one}: {error}" if str(error) else f"No pilot {one}.")
+        except NotFound:
+            _fail(f"No pilot {one}.")
+        except DomainError as error:
+            _fail(f"Pilot {one}: {error}")
         _print_look(look)
     if not ids:
         click.echo("No approved pilot has started yet; nothing to evaluate.")
@@ -285,14 +306,21 @@ def _echo_now(text: str) -> None:
 @click.command("backup")
 @with_appcontext
 @click.argument("path", type=click.Path(dir_okay=True, file_okay=True))
-def backup_command(path):
-    """Copy the database to PATH (a file, or a folder for a dated file) and verify it."""
+@click.option("--force", is_flag=True, help="Replace PATH if it is a file that exists.")
+def backup_command(path, force):
+    """Copy the database to PATH (a file, or a folder, existing or ending in /, for a
+    dated file in it) and verify it. An existing file is kept unless --force."""
     from pilots import backup
 
     target = path
     if os.path.isdir(path) or path.endswith(os.sep):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = os.path.join(path, f"{backup.PREFIX}{stamp}{backup.SUFFIX}")
+    database = os.path.realpath(current_app.config["DATABASE"])
+    if os.path.realpath(target) in {database + suffix for suffix in ("", "-wal", "-shm")}:
+        _fail(f"{target} is the database itself; choose another file or a folder.")
+    if os.path.exists(target) and not force:
+        _fail(f"{target} exists; add --force to replace it, or choose a folder.")
     try:
         made = backup.backup_to(current_app.config["DATABASE"], target)
     except (OSError, backup.BackupFailed, sqlite3.Error) as error:

@@ -70,6 +70,12 @@ def test_the_audit_trail_refuses_update_and_delete(db):
 def test_verify_names_the_first_tampered_event(db, runner):
     checked, broken = audit.verify_chain(db)
     assert broken is None and checked == db["audit_event"].count
+    # Intact: the newest event's hash is printed, to be kept elsewhere, since a chain
+    # cannot show its newest events cut off.
+    newest = db.execute("SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1").fetchone()
+    intact = runner.invoke(args=["audit", "verify"])
+    assert intact.exit_code == 0
+    assert f"Newest event: {newest[0]}, hash {newest[1]}" in intact.output
     with db.atomic():
         db.execute("DROP TRIGGER audit_event_no_update")
         db.execute('UPDATE audit_event SET after = \'{"name": "forged"}\' WHERE id = 3')

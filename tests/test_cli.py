@@ -65,6 +65,23 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_stored(runner, db
     assert (db["users"].count, db["unit"].count) == (users, units)
 
 
+def test_a_password_of_spaces_is_refused_and_a_windows_line_end_is_not_part_of_it(runner, db):
+    spaces = runner.invoke(args=["create-user", "a@b.no", "--name", "A"], input=" " * 12 + "\n")
+    assert spaces.exit_code == 1 and "at least 12 characters" in spaces.output
+    assert org.user_by_email(db, "a@b.no") is None
+    typed = runner.invoke(
+        args=["create-user", "a@b.no", "--name", "A"], input="a very long passphrase\r\n"
+    )
+    assert typed.exit_code == 0, typed.output
+    assert accounts.authenticate(db, "a@b.no", "a very long passphrase") is not None
+
+
+def test_a_token_name_too_long_is_refused_without_a_traceback(runner, db):
+    result = runner.invoke(args=["create-token", "kari@fjordvik.example", "--name", "x" * 101])
+    assert result.exit_code == 1
+    assert result.output == "Error: A token name can be at most 100 characters.\n"
+
+
 def test_demo_refuses_a_database_with_data_and_migrate_is_idempotent(runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code != 0 and "not empty" in result.output

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
@@ -788,9 +788,21 @@ def test_the_evaluate_command(runner, db):
     assert result.exit_code == 0, result.output
     assert "as of 2026-11-26: stored" in result.output and "housed-6m" in result.output
     assert "unchanged" in runner.invoke(args=args).output
-    assert runner.invoke(args=["evaluate", "--pilot", "99999"]).exit_code != 0
+    missing = runner.invoke(args=["evaluate", "--pilot", "99999"])
+    assert missing.exit_code == 1 and "Error: No pilot 99999.\n" in missing.output
     everything = runner.invoke(args=["evaluate", "--as-of", "2026-11-26"])
     assert everything.exit_code == 0 and "Pilot" in everything.output
+
+
+def test_the_evaluate_command_refuses_what_it_cannot_do(runner, db):
+    stored = db["evaluation"].count
+    mixed = runner.invoke(args=["evaluate", "--due", "--pilot", "1"])
+    assert mixed.exit_code == 2 and "leave out --pilot and --as-of" in mixed.output
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+    ahead = runner.invoke(args=["evaluate", "--pilot", "1", "--as-of", tomorrow])
+    assert ahead.exit_code == 2 and f"--as-of {tomorrow} lies ahead" in ahead.output
+    assert db["evaluation"].count == stored
+    assert "--as-of YYYY-MM-DD" in runner.invoke(args=["evaluate", "--help"]).output
 
 
 @pytest.fixture

@@ -294,6 +294,23 @@ def test_the_backup_command(runner, tmp_path):
     assert backup.verify(copy)["pilot"] >= 1
 
 
+def test_the_backup_command_keeps_an_existing_file_and_never_writes_over_the_database(
+    runner, db_path, tmp_path
+):
+    kept = tmp_path / "notes.txt"
+    kept.write_text("mine")
+    refused = runner.invoke(args=["backup", str(kept)])
+    assert refused.exit_code == 1 and "exists; add --force" in refused.output
+    assert kept.read_text() == "mine"
+    replaced = runner.invoke(args=["backup", str(kept), "--force"])
+    assert replaced.exit_code == 0, replaced.output
+    assert backup.verify(kept)["pilot"] >= 1
+    before = db_path.read_bytes()
+    itself = runner.invoke(args=["backup", str(db_path), "--force"])
+    assert itself.exit_code == 1 and "is the database itself" in itself.output
+    assert db_path.read_bytes() == before
+
+
 def test_backup_while_another_connection_writes(db_path, tmp_path):
     writer = connect(str(db_path))
     stop = threading.Event()

@@ -9,6 +9,7 @@ every older token stops working at its next request.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -29,8 +30,9 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def check_password_rules(password: str) -> None:
-    """ASVS 5.0 length rules: at least 12 characters, long passphrases allowed."""
-    if len(password or "") < MIN_PASSWORD_LENGTH:
+    """ASVS length rules: at least 12 characters once runs of spaces count as one (so
+    twelve spaces are not a password), long passphrases allowed."""
+    if len(re.sub(" {2,}", " ", password or "")) < MIN_PASSWORD_LENGTH:
         raise DomainError(
             "A password needs at least %(n)s characters.", "password", n=MIN_PASSWORD_LENGTH
         )
