@@ -332,6 +332,41 @@ def test_weekly_digest_once_per_week_daily_once_per_day(db, ids):
     assert notifications.unread_count(db, ingrid) == 2
 
 
+@pytest.mark.parametrize(
+    ("language", "one", "two", "dates"),
+    [
+        (
+            "nb",
+            "1 nytt signal, 1 beslutning venter",
+            "2 nye signaler, 2 beslutninger venter",
+            ("siden 20.11.2026", "(sluttet 31.10.2026)"),
+        ),
+        (
+            "en",
+            "1 new signal, 1 decision due",
+            "2 new signals, 2 decisions due",
+            ("since 20 Nov 2026", "(ended 31 Oct 2026)"),
+        ),
+    ],
+)
+def test_a_digest_counts_in_words_and_writes_days_as_the_app_does(language, one, two, dates):
+    leader = {"name": "Ingrid", "language": language, "frequency": "weekly"}
+    signal = {
+        "title": "P",
+        "metric_name": "M",
+        "verdict": "improved",
+        "concern": False,
+        "pilot_id": 1,
+    }
+    decision = {"title": "Q", "end_date": "2026-10-31", "id": 2}
+    since, link = "2026-11-20T05:00:00Z", "https://pilots.example"
+    single = notifications.compose(leader, since, [signal], [decision], 0, link)
+    assert single["subject"].endswith(one) and single["title"].endswith(one)
+    double = notifications.compose(leader, since, [signal] * 2, [decision] * 2, 0, link)
+    assert double["subject"].endswith(two)
+    assert all(text in single["body"] for text in dates), single["body"]
+
+
 def test_outbox_and_inbox_pages(client, db, ids):
     notifications.send_digests(db, MONDAY)
     _login(client, DEMO_EMAIL["leader"])

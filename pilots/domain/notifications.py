@@ -37,7 +37,9 @@ DEFAULT_FREQUENCY = "weekly"
 
 _WORDS = {
     "nb": {
-        "subject": "Pilotoversikt: {signals} nye signaler, {decisions} beslutninger venter",
+        "subject": "Pilotoversikt: {signals}, {decisions}",
+        "signal_count": ("{n} nytt signal", "{n} nye signaler"),
+        "decision_count": ("{n} beslutning venter", "{n} beslutninger venter"),
         "intro": "Hei {name}. Dette har skjedd i pilotene i enhetene dine siden {since}.",
         "signals": "Nye signaler",
         "decisions": "Piloter forbi sluttdato uten beslutning",
@@ -52,10 +54,12 @@ _WORDS = {
         "settings": "Du får denne oppsummeringen {frequency}. Endre det på profilsiden din.",
         "daily": "hver dag",
         "weekly": "hver uke",
-        "title": "Oppsummering: {signals} signaler, {decisions} beslutninger venter",
+        "title": "Oppsummering: {signals}, {decisions}",
     },
     "en": {
-        "subject": "Pilots digest: {signals} new signals, {decisions} decisions due",
+        "subject": "Pilots digest: {signals}, {decisions}",
+        "signal_count": ("{n} new signal", "{n} new signals"),
+        "decision_count": ("{n} decision due", "{n} decisions due"),
         "intro": "Hello {name}. This happened in the pilots of your units since {since}.",
         "signals": "New signals",
         "decisions": "Pilots past their end date without a decision",
@@ -70,7 +74,7 @@ _WORDS = {
         "settings": "You get this digest {frequency}. Change that on your profile page.",
         "daily": "every day",
         "weekly": "every week",
-        "title": "Digest: {signals} signals, {decisions} decisions due",
+        "title": "Digest: {signals}, {decisions}",
     },
 }
 
@@ -360,16 +364,31 @@ def _since(db, leader: dict, now: datetime) -> str:
     return to_utc_text(now - timedelta(days=days))
 
 
+def _counted(forms: tuple[str, str], n: int) -> str:
+    """ "1 new signal", "2 new signals": the singular for one, as both languages say it."""
+    return (forms[0] if n == 1 else forms[1]).format(n=n)
+
+
+def _day(text: str, language: str) -> str:
+    """A day as the app shows it: 20.11.2026 in Norwegian, 20 Nov 2026 in English."""
+    day = date.fromisoformat(text[:10])
+    if language == "nb":
+        return day.strftime("%d.%m.%Y")
+    return format_date(day, "d MMM y", locale="en")
+
+
 def compose(leader: dict, since: str, signals, decisions, approvals: int, base_url: str):
     """The digest's title, short summary and mail text, in the leader's language.
 
     Pilot titles, metric names and verdict words only: no report text.
     """
-    words = _WORDS.get(leader.get("language") or "nb", _WORDS["nb"])
-    day = since[:10]
-    shown_day = f"{day[8:10]}.{day[5:7]}.{day[0:4]}" if words is _WORDS["nb"] else day
-    counts = {"signals": len(signals), "decisions": len(decisions)}
-    lines = [words["intro"].format(name=leader["name"], since=shown_day), ""]
+    language = leader.get("language") if leader.get("language") in _WORDS else "nb"
+    words = _WORDS[language]
+    counts = {
+        "signals": _counted(words["signal_count"], len(signals)),
+        "decisions": _counted(words["decision_count"], len(decisions)),
+    }
+    lines = [words["intro"].format(name=leader["name"], since=_day(since, language)), ""]
     if signals:
         lines.append(words["signals"] + ":")
         for s in signals:
@@ -381,7 +400,7 @@ def compose(leader: dict, since: str, signals, decisions, approvals: int, base_u
     if decisions:
         lines.append(words["decisions"] + ":")
         for d in decisions:
-            ended = words["ended"].format(day=d["end_date"])
+            ended = words["ended"].format(day=_day(d["end_date"], language))
             lines.append(f"- {d['title']} ({ended}) {base_url}/pilots/{d['id']}")
         lines.append("")
     if approvals:
