@@ -133,18 +133,59 @@ def test_the_catalogue_keeps_a_rates_amount(db, typed, stored):
     assert catalogue.get_metric(db, metric["id"])["rate_per"] == stored
 
 
-@pytest.mark.parametrize("typed", ["0", "-100", "nan", "inf", "hundred"])
-def test_a_rates_amount_must_be_a_positive_number(db, typed):
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0", "more than 0 and at most 1000000"),
+        ("-100", "more than 0 and at most 1000000"),
+        ("nan", "more than 0 and at most 1000000"),
+        ("inf", "more than 0 and at most 1000000"),
+        # From 10^18 up the form could not even show it again (it broke the catalogue).
+        ("100000000000000000000", "more than 0 and at most 1000000"),
+        ("hundred", "is not a number"),
+        # English for a thousand, or Norwegian for one? Read wrongly, 1000 times off.
+        ("1,000", "could be read as 1000"),
+        ("1.000", "could be read as 1000"),
+    ],
+)
+def test_a_rates_amount_must_be_a_clear_positive_number(db, typed, message):
     with pytest.raises(DomainError) as error:
         catalogue.create_metric(db, _fields(rate_per=typed), None)
     assert error.value.field == "rate_per"
-    assert typed in str(error.value)
+    assert typed in str(error.value) and message in str(error.value)
     assert not list(db.query("SELECT id FROM metric WHERE slug = 'falls'"))
 
 
-def test_other_kinds_of_metric_have_no_amount(db):
-    metric = catalogue.create_metric(db, _fields(type="mean", rate_per="100"), None)
+@pytest.mark.parametrize("typed", ["100", "abc", "-5"])
+def test_other_kinds_of_metric_have_no_amount_whatever_the_form_said(db, typed):
+    metric = catalogue.create_metric(db, _fields(type="mean", rate_per=typed), None)
     assert catalogue.get_metric(db, metric["id"])["rate_per"] == 1.0
+
+
+def test_an_ambiguous_limit_is_refused_and_a_json_number_taken_as_sent(db):
+    with pytest.raises(DomainError) as error:
+        catalogue.create_metric(db, _fields(type="mean", max_value="2,500"), None)
+    assert error.value.field == "max_value" and "could be read as 2500" in str(error.value)
+    metric = catalogue.create_metric(
+        db, _fields(type="mean", max_value=2.5, min_value="0,250"), None
+    )
+    assert (metric["min_value"], metric["max_value"]) == (0.25, 2.5)
+
+
+@pytest.mark.parametrize(("field", "value"), [("rate_per", "1"), ("direction", "up")])
+def test_what_approved_plans_are_judged_by_cannot_change(db, field, value):
+    """The demo's emergency visits (per 100 days, lower is better) are a metric of the
+    approved Housing First pilot."""
+    visits = catalogue.metric_by_slug(db, "er-visits")
+    fields = {k: visits[k] for k in ("name", "direction", "period") if visits[k] is not None}
+    with pytest.raises(DomainError) as error:
+        catalogue.update_metric(db, visits["id"], {**fields, field: value}, None)
+    assert error.value.field == field
+    assert "Bosted først for ti personer" in str(error.value)
+    assert catalogue.get_metric(db, visits["id"])[field] == visits[field]
+    # The other words may change.
+    renamed = catalogue.update_metric(db, visits["id"], {**fields, "name": "Legevakt"}, None)
+    assert renamed["name"] == "Legevakt"
 
 
 def test_an_update_without_the_amount_keeps_it_and_one_with_it_changes_it(db):
@@ -162,7 +203,10 @@ def test_the_metric_form_asks_for_a_rates_amount_and_names_a_wrong_one(app, db):
     assert 'name="rate_per"' in kari.client.get("/metrics/new").text
     refused = kari.post("/metrics", _fields(rate_per="0"), headers=EN)
     assert refused.status_code == 422
-    assert "A rate is shown per a positive amount, e.g. 1 or 1000, not 0." in refused.text
+    assert (
+        "The amount a rate is shown per must be more than 0 and at most 1000000, such as 100 or"
+        " 1000; 0 is not." in refused.text
+    )
     assert not list(db.query("SELECT id FROM metric WHERE slug = 'falls'"))
     # Norwegian: "1 000" with a space between the thousands.
     assert kari.post("/metrics", _fields(rate_per="1 000")).status_code == 303

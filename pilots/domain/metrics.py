@@ -8,9 +8,10 @@ decision it informs.
 from __future__ import annotations
 
 import math
+import re
 
 from pilots.db import utc_now
-from pilots.domain import DomainError, NotFound, audit
+from pilots.domain import DomainError, NotFound, audit, translatable
 from pilots.domain.organisation import SLUG_PATTERN
 
 TYPES = ("mean", "proportion", "rate")
@@ -30,11 +31,30 @@ def metric_by_slug(db, slug: str) -> dict | None:
     return next(db.query("SELECT * FROM metric WHERE slug = ?", [slug]), None)
 
 
+# 1,000 or 1.000: a thousands separator, or three decimals? The page cannot tell.
+_AMBIGUOUS = re.compile(r"[+-]?([1-9]\d{0,2})[.,](\d{3})")
+
+
 def _number(value, field: str) -> float | None:
+    """A number as typed (decimal comma or point, spaces between thousands), or as sent
+    (a JSON number). "1,000" and "1.000" are refused: read either way, one reader would
+    get a thousand times the other's number."""
     if value in (None, ""):
         return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).replace("\xa0", "").replace(" ", "")
+    if ambiguous := _AMBIGUOUS.fullmatch(text):
+        raise DomainError(
+            "“%(value)s” could be read as %(whole)s (with a thousands separator) or as a"
+            " decimal number. Write %(whole)s without the separator, or the decimal number"
+            " with fewer or more decimals.",
+            field,
+            value=value,
+            whole="".join(ambiguous.groups()),
+        )
     try:
-        return float(str(value).replace(",", ".").replace("\xa0", "").replace(" ", ""))
+        return float(text.replace(",", "."))
     except ValueError:
         raise DomainError("%(value)s is not a number.", field, value=value) from None
 
@@ -75,15 +95,22 @@ def clean_metric(fields: dict) -> dict:
     return metric
 
 
+# "Per million" is the largest scale in common use (incidence per 1,000,000 people).
+RATE_PER_MAX = 1_000_000
+
+
 def _rate_per(metric_type: str, value) -> float:
     """How much exposure a rate is shown per (100 for "visits per 100 days"); 1 for the
-    other kinds, which have no exposure."""
-    per = _number(value, "rate_per")
-    if metric_type != "rate" or per is None:
+    other kinds, which have no exposure (whatever the form said)."""
+    if metric_type != "rate":
         return 1.0
-    if not math.isfinite(per) or per <= 0:
+    per = _number(value, "rate_per")
+    if per is None:
+        return 1.0
+    if not math.isfinite(per) or not 0 < per <= RATE_PER_MAX:
         raise DomainError(
-            "A rate is shown per a positive amount, e.g. 1 or 1000, not %(value)s.",
+            "The amount a rate is shown per must be more than 0 and at most 1000000, such as"
+            " 100 or 1000; %(value)s is not.",
             "rate_per",
             value=value,
         )
@@ -119,6 +146,7 @@ def update_metric(db, metric_id: int, fields: dict, actor_id: int | None) -> dic
         kept = {"rate_per": before["rate_per"], **fields}
         metric = clean_metric({**kept, "slug": before["slug"], "type": before["type"]})
         del metric["slug"], metric["type"]
+        _keep_what_plans_rely_on(db, before, metric)
         db["metric"].update(metric_id, metric)
         changed = {k: v for k, v in metric.items() if before.get(k) != v}
         audit.record(
@@ -131,6 +159,38 @@ def update_metric(db, metric_id: int, fields: dict, actor_id: int | None) -> dic
             after=changed,
         )
     return get_metric(db, metric_id)
+
+
+# What a pilot's verdicts rest on besides its frozen plan: which way is better, and the
+# scale of a rate (a minimal important difference of a did or spc rate is in its units).
+_JUDGED_BY = {
+    "direction": translatable(
+        "“Which way is better” cannot change: approved pilots were planned and are judged"
+        " by it (%(pilots)s). Add a new metric for the new meaning instead."
+    ),
+    "rate_per": translatable(
+        "“A rate is shown per” cannot change: approved pilots were planned and are judged"
+        " by it (%(pilots)s). Add a new metric for the new meaning instead."
+    ),
+}
+
+
+def _keep_what_plans_rely_on(db, before: dict, after: dict) -> None:
+    """Refuse to change what approved plans were judged by (`_JUDGED_BY`): changed, it
+    would turn their results around after the fact."""
+    changed = [name for name in _JUDGED_BY if after[name] != before[name]]
+    if not changed:
+        return
+    titles = [
+        row["title"]
+        for row in db.query(
+            """SELECT DISTINCT p.title FROM pilot_metric pm JOIN pilot p ON p.id = pm.pilot_id
+               WHERE pm.metric_id = ? AND p.approved_version IS NOT NULL ORDER BY p.title""",
+            [before["id"]],
+        )
+    ]
+    if titles:
+        raise DomainError(_JUDGED_BY[changed[0]], changed[0], pilots=", ".join(titles))
 
 
 def search_metrics(db, query: str = "", limit: int = 20, offset: int = 0, status="active"):

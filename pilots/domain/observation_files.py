@@ -995,13 +995,20 @@ class ObservationFile:
             errors.add(line, "n", "n_not_positive", "n must be more than 0.")
             return False
         if value < 0:
-            errors.add(
-                line,
-                "value",
-                "negative_count",
-                "With n, the value counts %(what)s and cannot be negative.",
-                what="successes" if kind == "proportion" else "events",
-            )
+            if kind == "proportion":
+                errors.add(
+                    line,
+                    "value",
+                    "negative_count",
+                    "With n, the value counts successes and cannot be negative.",
+                )
+            else:
+                errors.add(
+                    line,
+                    "value",
+                    "negative_count",
+                    "With n, the value counts events and cannot be negative.",
+                )
             return False
         if kind == "proportion":
             if value > n:

@@ -245,6 +245,9 @@ def _labels() -> dict[str, dict[str, str]]:
             "did_cluster": _("difference in differences, errors clustered by unit"),
             "did_permutation": _("difference in differences, permutation test"),
             "did_placebo": _("difference in differences, placebo test"),
+            # A method that could not answer keeps the design's plain name.
+            "did": _("difference in differences"),
+            "xmr": _("run chart with control limits (XmR)"),
         },
         "inference": {
             "cluster": _("clustered by unit"),

@@ -34,6 +34,8 @@
           const n = nInput ? parse(nInput.value) : null;
           if (n !== null) {
             value = n > 0 ? value / (n / (config.per || 1)) : null;
+          } else if (!config.percent) {
+            value = value * (config.per || 1); // a rate without n counts n = 1, as the results do
           } else if (config.percent && value !== 0 && value !== 1) {
             value = null; // a share needs its n
           }

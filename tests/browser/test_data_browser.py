@@ -185,3 +185,18 @@ def test_a_rates_run_chart_is_per_the_catalogues_amount(page, live_server, conso
         f".data.datasets[0].data[{row}] - 0.8) < 1e-12"
     )
     assert console_errors == []
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_the_data_page_fits_a_phone_without_sideways_scrolling(page, live_server, language):
+    """Two groups with a value and an n each make the entry grid wider than a phone: the
+    grid scrolls inside itself, and the page (the upload form's long metric names, the
+    uploads table's hidden link texts) stays as wide as the screen."""
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], language)
+    pilot = _pilot_id(live_server, page, "Bosted først for ti personer")
+    page.goto(f"{live_server}/pilots/{pilot}/data?metric=er-visits")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    grid = page.locator("table.entry-grid")
+    assert grid.evaluate("el => el.scrollWidth > el.clientWidth")  # it scrolls itself
