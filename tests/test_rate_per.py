@@ -221,3 +221,29 @@ def test_the_metric_form_asks_for_a_rates_amount_and_names_a_wrong_one(app, db):
 
 def test_the_demos_emergency_visits_are_shown_per_100_follow_up_days(db):
     assert catalogue.metric_by_slug(db, "er-visits")["rate_per"] == 100.0
+
+
+def test_a_rates_figures_say_per_how_much():
+    metric = replace(VISITS, unit="besøk", rate_per=100.0)
+    plan = _plan("did", metric)
+    result = methods.evaluate_metric(plan, metric, from_rows(plan, metric, _rows("did")), False)
+    assert result.details["unit"] == "besøk per 100"
+    assert "besøk per 100" in result.summary["nb"], result.summary
+    assert catalogue.shown_unit("besøk", "rate", 1.0) == "besøk"
+    assert catalogue.shown_unit("døgn", "mean", 1.0) == "døgn"
+
+
+def test_the_results_overview_shows_a_rates_unit_and_names_a_ratio(db, app):
+    from pilots.domain import results
+    from pilots.evaluation import evaluate_pilot
+
+    housing = next(db.query("SELECT id FROM pilot WHERE title = 'Bosted først for ti personer'"))
+    evaluate_pilot(db, housing["id"], date(2026, 11, 26))
+    (visits,) = [
+        row for row in results.overview(db, primary_only=False) if row["metric"] == "er-visits"
+    ]
+    assert visits["metric_unit"] == "besøk per 100" and visits["kind"] == "ratio"
+    jonas = Auth(app.test_client())
+    jonas.login(DEMO_EMAIL["analyst"])
+    page = jonas.client.get("/results?metric=er-visits", headers=EN).text
+    assert "rate ratio" in page

@@ -117,6 +117,15 @@ def _rate_per(metric_type: str, value) -> float:
     return per
 
 
+def shown_unit(unit: str | None, metric_type: str, rate_per: float | None) -> str:
+    """The unit a metric's figures are shown in: a rate's says per how much exposure
+    ("besøk per 100"), since its values are events over exposure times that amount."""
+    unit = unit or ""
+    if metric_type != "rate" or rate_per in (None, 1):
+        return unit
+    return f"{unit} per {rate_per:g}".strip()
+
+
 def create_metric(db, fields: dict, actor_id: int | None) -> dict:
     """Add a metric to the catalogue; slugs are unique."""
     metric = clean_metric(fields)

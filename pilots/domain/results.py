@@ -25,6 +25,7 @@ import json
 import math
 from datetime import date, datetime
 
+from pilots.domain.metrics import shown_unit
 from pilots.evaluation import evaluation_history, latest_evaluation
 from pilots.stats.its import period_grid
 from pilots.stats.summary import in_percent
@@ -260,7 +261,8 @@ def _metrics_by_slug(db, slugs) -> dict[str, dict]:
     return {
         row["slug"]: row
         for row in db.query(
-            f"SELECT id, slug, name, type, direction, unit FROM metric WHERE slug IN ({marks})",  # noqa: S608
+            f"SELECT id, slug, name, type, direction, unit, rate_per FROM metric"  # noqa: S608
+            f" WHERE slug IN ({marks})",
             slugs,
         )
     }
@@ -309,7 +311,7 @@ def pilot_results(db, pilot: dict, history_limit: int = 24) -> dict | None:
             {
                 **result,
                 "name": metric["name"],
-                "unit": metric["unit"] or "",
+                "unit": shown_unit(metric["unit"], metric["type"], metric.get("rate_per")),
                 "metric_type": metric["type"],
                 "direction": metric["direction"],
                 "kind": effect_kind(result, metric["unit"]),
@@ -467,7 +469,7 @@ def overview(
     sql = f"""
         SELECT p.id AS pilot_id, p.title, p.status, p.design AS pilot_design, p.start_date,
                p.end_date, u.name AS team_name, m.slug AS metric, m.name AS metric_name,
-               m.unit AS metric_unit, m.type AS metric_type, m.direction,
+               m.unit AS metric_unit, m.type AS metric_type, m.direction, m.rate_per,
                e.as_of, e.preview, e.scheduled, e.dropped_in_version, e.role, e.design,
                e.method, e.estimate, e.ci_low, e.ci_high, e.p_value, e.n_pilot,
                e.n_comparison, e.probability_improved, e.verdict, e.summary, e.details,
@@ -490,6 +492,7 @@ def overview(
         row["details"] = json.loads(row["details"])
         row["warnings"] = json.loads(row["warnings"])
         row["kind"] = effect_kind(row, row.get("metric_unit"))
+        row["metric_unit"] = shown_unit(row["metric_unit"], row["metric_type"], row["rate_per"])
         row["relative"] = relative_effect(row)
         row["sequential"] = sequential_interval(row)
         rows.append(row)

@@ -17,6 +17,7 @@ from datetime import date
 from functools import lru_cache
 from importlib.metadata import version
 
+from pilots.domain.metrics import shown_unit
 from pilots.evaluation.inputs import MetricInputs, Side, exposure
 from pilots.evaluation.plan import FrozenPlan, MetricPlan
 from pilots.stats import sequential
@@ -94,7 +95,7 @@ def _two_group(plan, metric, pilot: Side, comparison: Side, scheduled) -> Result
         tuning=tuning(plan),
         alpha=ALPHA,
         metric_name=metric.name,
-        unit=metric.unit or None,
+        unit=shown_unit(metric.unit, metric.type, metric.rate_per) or None,
     )
 
 
@@ -136,7 +137,7 @@ def _judged(estimate, plan, metric, scheduled) -> Result:
         alpha=ALPHA,
         tuning=tuning(plan),
         metric_name=metric.name,
-        unit=metric.unit or None,
+        unit=shown_unit(metric.unit, metric.type, metric.rate_per) or None,
     )
 
 
