@@ -247,3 +247,5 @@ def test_the_results_overview_shows_a_rates_unit_and_names_a_ratio(db, app):
     jonas.login(DEMO_EMAIL["analyst"])
     page = jonas.client.get("/results?metric=er-visits", headers=EN).text
     assert "rate ratio" in page
+    exported = jonas.client.get("/results/export.json").json
+    assert {row["unit"] for row in exported if row["metric"] == "er-visits"} == {"besøk per 100"}
