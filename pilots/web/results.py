@@ -174,6 +174,8 @@ def _decorate(results: dict) -> dict:
             chart["labels"] = [_period_label(p) for p in chart["periods"]]
         chart["text"] = _chart_text(chart, result)
         chart["percent"] = result["metric_type"] == "proportion"
+        # a share or a rate cannot fall below 0, so neither can its chart's axis
+        chart["floor"] = 0 if result["metric_type"] in ("proportion", "rate") else None
     shares = {r["metric"] for r in results["results"] if r["metric_type"] == "proportion"}
     reads = {r["metric"]: (r["kind"], r["unit"]) for r in results["results"]}
     for entry in results["history"]:

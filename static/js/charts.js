@@ -114,9 +114,20 @@
     return annotations;
   }
 
+  // An axis that stops at `floor` (a nice step, or the room above and below the
+  // points, would take it further): a value that cannot fall below it.
+  function stopAt(floor) {
+    return function (axis) {
+      if (axis.min >= floor) return;
+      axis.min = floor;
+      axis.ticks = axis.ticks.filter((tick) => tick.value >= floor);
+      if (!axis.ticks.length || axis.ticks[0].value > floor) axis.ticks.unshift({ value: floor });
+    };
+  }
+
   function baseOptions(data, percent) {
     const format = readingFormatter(percent);
-    return {
+    const options = {
       animation: false,
       maintainAspectRatio: false,
       responsive: true,
@@ -140,6 +151,9 @@
         annotation: { annotations: {} },
       },
     };
+    // Shares and rates cannot be negative: their axis stops at 0.
+    if (typeof data.floor === "number") options.scales.y.afterBuildTicks = stopAt(data.floor);
+    return options;
   }
 
   function spc(data) {
@@ -367,12 +381,7 @@
     );
     // A relative change cannot fall below -100 %: the axis stops there, though a
     // nice step would take it further (to -200 % or -1 000 % beside a large lift).
-    config.options.scales.x.afterBuildTicks = function (axis) {
-      if (axis.min >= -1) return;
-      axis.min = -1;
-      axis.ticks = axis.ticks.filter((tick) => tick.value >= -1);
-      if (!axis.ticks.length || axis.ticks[0].value > -1) axis.ticks.unshift({ value: -1 });
-    };
+    config.options.scales.x.afterBuildTicks = stopAt(-1);
     // No label on the line itself, where it would cover a pilot's diamond: the axis
     // title says what 0 % means.
     config.options.plugins.annotation.annotations.zero = {

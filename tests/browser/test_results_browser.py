@@ -48,6 +48,14 @@ LOWEST_BESIDE_A_LARGE_LIFT = """canvas => {
 }"""
 
 
+LOWEST_OF_SHARES_FROM_ZERO = """canvas => {
+  const chart = Chart.getChart(canvas);
+  chart.data.datasets.forEach(d => { d.data = d.data.map((v, i) => i % 2 ? 0.5 : 0); });
+  chart.update("none");
+  return chart.scales.y.min;
+}"""
+
+
 def _chart(page, key):
     selector = f'canvas[data-chart-key="{key}"]'
     page.locator(selector).wait_for()
@@ -99,6 +107,9 @@ def test_each_design_draws_its_chart(
     page.goto(f"{live_server}/pilots/{ids['did']}")
     did = _chart(page, "in-activity")
     assert [d["id"] for d in did["datasets"]] == ["pilot", "comparison"]
+    # a share cannot fall below 0: the room under the lowest point stops there
+    shares = page.locator('canvas[data-chart-key="in-activity"]')
+    assert shares.evaluate(LOWEST_OF_SHARES_FROM_ZERO) == 0
     assert {"start", "baseline"} <= set(did["annotations"])
     page.locator("#result-in-activity").screenshot(
         path=str(artifacts / f"results-did-{language}.png")
