@@ -214,6 +214,20 @@ def test_planning_help_answers_in_plain_words(kari, db):
     assert "<html" not in response.text
     assert "With 40 in each group" in response.text
     assert "you need about 173 in each group" in response.text
+    # a large number is grouped as the language writes it (14 984 in Norwegian)
+    small = kari.client.get(
+        "/pilots/planning",
+        query_string={
+            "design": "two_group",
+            "metric_id-0": metric,
+            "role-0": "primary",
+            "mid-0": "0,01",
+            "typical_value": "0,4",
+        },
+        headers={"HX-Request": "true"},
+    )
+    needed = re.search(r"trenger dere omtrent ([\d\u00a0 ]+) i hver gruppe", small.text)
+    assert needed and not needed.group(1).strip().isdigit(), small.text[:2000]
 
 
 def test_pilot_list_filters_and_searches(kari, db):
