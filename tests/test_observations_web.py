@@ -425,6 +425,17 @@ def test_the_api_posts_csv_and_json_and_gets_them_back(app, db):
     as_csv = _api(client, db, JONAS, "GET", url, headers={"Accept": "text/csv"})
     assert as_csv.mimetype == "text/csv"
     assert as_csv.data.decode().startswith("metric,period,arm,unit,value,n\r\n")
+    # A wrong choice is named with its value and what would do.
+    piped = _api(client, db, JONAS, "GET", url + "?delimiter=pipe", headers={"Accept": "text/csv"})
+    assert piped.status_code == 422
+    assert "delimiter “pipe” is not one of semicolon, comma, tab" in piped.json["error"]
+    marked = _api(
+        client, db, JONAS, "GET", url + "?decimal_mark=dot", headers={"Accept": "text/csv"}
+    )
+    assert marked.status_code == 422 and "decimal_mark “dot”" in marked.json["error"]
+    unknown = _api(client, db, JONAS, "GET", url + "?metric=nope")
+    assert unknown.status_code == 422
+    assert "metric “nope” is not one of this pilot's metrics: er-visits," in unknown.json["error"]
 
 
 def test_the_api_refuses_with_line_and_column_and_stores_nothing(app, db):

@@ -32,9 +32,33 @@ MARKS = {"comma": ",", "point": "."}
 
 def _target(db, pilot_id: int) -> str | None:
     slug = request.args.get("metric") or None
-    if slug is not None and slug not in domain.metric_specs(db, pilot_id):
-        raise DomainError("metric must be one of this pilot's metric slugs.", "metric")
+    specs = domain.metric_specs(db, pilot_id)
+    if slug is not None and slug not in specs:
+        _unknown_metric(slug, specs)
     return slug
+
+
+def _unknown_metric(slug: str, slugs) -> None:
+    raise DomainError(
+        "metric “%(value)s” is not one of this pilot's metrics: %(allowed)s.",
+        "metric",
+        value=slug,
+        allowed=", ".join(sorted(slugs)),
+    )
+
+
+def _choice(name: str, default: str, choices: dict[str, str]) -> str:
+    """The query parameter `name` as one of `choices`, or a 422 naming it and its value."""
+    value = request.args.get(name, default)
+    if value not in choices:
+        raise DomainError(
+            "%(name)s “%(value)s” is not one of %(allowed)s.",
+            name,
+            name=name,
+            value=value,
+            allowed=", ".join(choices),
+        )
+    return choices[value]
 
 
 def _file_options() -> dict:
@@ -121,14 +145,12 @@ def get_observations(pilot_id: int):
     if slug is not None:
         metric = next((m for m in pilot["metrics"] if m["slug"] == slug), None)
         if metric is None:
-            raise DomainError("metric must be one of this pilot's metric slugs.", "metric")
+            _unknown_metric(slug, [m["slug"] for m in pilot["metrics"]])
         metric_id = metric["metric_id"]
     wanted = request.accept_mimetypes.best_match(["application/json", "text/csv"])
     if wanted == "text/csv":
-        delimiter = DELIMITERS.get(request.args.get("delimiter", "comma"))
-        mark = MARKS.get(request.args.get("decimal_mark", "point"))
-        if delimiter is None or mark is None:
-            raise DomainError("delimiter or decimal_mark is not one of the choices.", "delimiter")
+        delimiter = _choice("delimiter", "comma", DELIMITERS)
+        mark = _choice("decimal_mark", "point", MARKS)
         options = {"metric_id": metric_id, "delimiter": delimiter, "decimal_mark": mark}
         date_format = "dmy" if request.args.get("dates") == "dmy" else "iso"
         domain.export_observations_csv(db, pilot_id, date_format=date_format, **options)
