@@ -65,7 +65,7 @@ def _evaluated(design: str, per: float):
     return inputs, methods.evaluate_metric(plan, metric, inputs, False)
 
 
-@pytest.mark.parametrize("design", ["two_group", "pre_post", "spc", "did"])
+@pytest.mark.parametrize("design", ["pre_post", "spc", "did"])
 def test_a_rates_chart_shows_it_per_the_catalogues_amount(design):
     plain, _ = _evaluated(design, 1.0)
     per_100, result = _evaluated(design, 100.0)

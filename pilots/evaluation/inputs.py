@@ -14,8 +14,10 @@ them its own way, as DESIGN.md fixes it:
   unit for the fit (`pilots.stats.did.UnitPanel`): rows and values before and after
   the start, and the moments of the period number before it, for the pre-trend.
 
-A row without `n` counts `n = 1`. Every design also gets `series`: per period and
-arm, rows, summed value, summed `n` and the value a chart shows. A rate's exposure
+A row without `n` counts `n = 1`. The designs that chart values over time (all but
+`two_group`, whose chart is each arm's estimate) also get `series`: per period and
+arm, rows, summed value, summed `n` and the value a chart shows; `two_group` does not
+read it (it was a fifth of its reading, for a chart it does not have). A rate's exposure
 counts in units of the catalogue's `rate_per` (`exposure`), so its values are shown
 per that amount ("visits per 100 days"); the sums as read, and their hash, stay as
 counted.
@@ -284,11 +286,13 @@ def _first(row):
 def read_inputs(db, plan: FrozenPlan, cutoff: date) -> dict[int, MetricInputs]:
     """Each metric's inputs (observations up to the cut-off), by metric id."""
     args = {"pilot": plan.pilot_id, "cutoff": cutoff.isoformat(), "first": first_period(plan)}
-    cells = _by_metric(db.conn.execute(_SERIES, args))
+    cells: dict[int, list[tuple]] = {}
     detail: dict[int, list[tuple]] = {}
     if plan.design == "two_group":
         detail = _by_metric(db.conn.execute(_UNITS, args))
-    elif plan.design == "did":
+    else:
+        cells = _by_metric(db.conn.execute(_SERIES, args))
+    if plan.design == "did":
         for m in plan.metrics:
             if m.metric_id in cells:
                 periods = sorted({cell[0] for cell in cells[m.metric_id]})
@@ -427,6 +431,7 @@ def from_rows(plan: FrozenPlan, metric: MetricPlan, rows: list[Row]) -> MetricIn
         cell[2] += 1.0 if n is None else n
     series_cells = [(p, a, *cell) for (p, a), cell in sorted(cells.items())]
     if plan.design == "two_group":
+        series_cells = []  # as read_inputs: no chart over time, so no series
         detail = _units_in_python(used)
     elif plan.design == "did":
         detail = _did_sums_in_python(metric.type, used, plan.start_date)

@@ -164,9 +164,11 @@ def evaluate_metric(plan: FrozenPlan, metric: MetricPlan, inputs: MetricInputs, 
         result = _judged(estimate, plan, metric, scheduled)
     else:
         result = _judged(did_from_panel(inputs.panel), plan, metric, scheduled)
+    if plan.design == "two_group" or (plan.design == "spc" and not extra):
+        # Nothing to add: two_group charts each arm's estimate, and an XmR chart's
+        # points stand in for the series.
+        return result
     if plan.design == "spc":
-        if not extra:
-            return result  # nothing to add: the chart's points stand in for the series
         details = dict(result.details)
     else:
         details = {**result.details, "series": series}
