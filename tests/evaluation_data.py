@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from pilots.domain.observations import import_records
+from pilots.evaluation.plan import FrozenPlan
 
 HOUSING = "Bosted først for ti personer"
 ADMISSION = "Brukerstyrt innleggelse"
@@ -146,3 +147,21 @@ def add_observations(db, titles=tuple(BUILDERS), seed: int = 2026) -> dict[str, 
             db.execute("DELETE FROM observation WHERE pilot_id = ?", [ids[title]])
         import_records(db, ids[title], records_for(title, seed), actor_id=None, source="api")
     return ids
+
+
+def frozen_plan(design: str, start: date, pilot_id: int = 1, metrics=()) -> FrozenPlan:
+    """A running pilot's approved plan with these metrics, for calling the engine directly."""
+    return FrozenPlan(
+        pilot_id=pilot_id,
+        status="running",
+        preview=False,
+        version=1,
+        plan_hash="x",
+        design=design,
+        start_date=start,
+        end_date=None,
+        planned_n=None,
+        cadence="monthly",
+        cadence_rule="",
+        metrics=metrics,
+    )

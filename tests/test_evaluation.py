@@ -16,7 +16,16 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
-from evaluation_data import ADMISSION, DESIGNS, HOUSING, NAV, VISITS, add_observations, records_for
+from evaluation_data import (
+    ADMISSION,
+    DESIGNS,
+    HOUSING,
+    NAV,
+    VISITS,
+    add_observations,
+    frozen_plan,
+    records_for,
+)
 from sessions import DEMO_EMAIL
 
 from pilots.db import connect
@@ -49,7 +58,7 @@ from pilots.evaluation.inputs import (
     observations_mark,
     read_inputs,
 )
-from pilots.evaluation.plan import FrozenPlan, MetricPlan
+from pilots.evaluation.plan import MetricPlan
 from pilots.evaluation.service import cutoff_for, prepare_look
 from pilots.stats.did import difference_in_differences
 from pilots.stats.its import interrupted_time_series
@@ -885,20 +894,7 @@ def test_a_person_followed_every_month_counts_once():
 
 
 def _plan(design, start, pilot_id=1, metrics=()):
-    return FrozenPlan(
-        pilot_id=pilot_id,
-        status="running",
-        preview=False,
-        version=1,
-        plan_hash="x",
-        design=design,
-        start_date=start,
-        end_date=None,
-        planned_n=None,
-        cadence="monthly",
-        cadence_rule="",
-        metrics=metrics,
-    )
+    return frozen_plan(design, start, pilot_id, tuple(metrics))
 
 
 @pytest.mark.parametrize("design", ["two_group", "pre_post", "spc", "did"])

@@ -196,36 +196,25 @@ def test_self_approval_is_refused_on_the_page(app, db, kari):
     )
 
 
+def _advice(kari, metric, headers, **asked):
+    """The planning help for a two-group plan of `metric`, typically at 0.4."""
+    question = {"design": "two_group", "metric_id-0": metric, "role-0": "primary"}
+    return kari.client.get(
+        "/pilots/planning",
+        query_string={**question, "typical_value": "0,4", **asked},
+        headers={**headers, "HX-Request": "true"},
+    )
+
+
 def test_planning_help_answers_in_plain_words(kari, db):
     _new_metric(kari)
     metric = _metric_id(db, "housed")
-    response = kari.client.get(
-        "/pilots/planning",
-        query_string={
-            "design": "two_group",
-            "metric_id-0": metric,
-            "role-0": "primary",
-            "mid-0": "0,15",
-            "planned_n": "40",
-            "typical_value": "0,4",
-        },
-        headers={**EN, "HX-Request": "true"},
-    )
+    response = _advice(kari, metric, EN, **{"mid-0": "0,15", "planned_n": "40"})
     assert "<html" not in response.text
     assert "With 40 in each group" in response.text
     assert "you need about 173 in each group" in response.text
     # a large number is grouped as the language writes it (14 984 in Norwegian)
-    small = kari.client.get(
-        "/pilots/planning",
-        query_string={
-            "design": "two_group",
-            "metric_id-0": metric,
-            "role-0": "primary",
-            "mid-0": "0,01",
-            "typical_value": "0,4",
-        },
-        headers={"HX-Request": "true"},
-    )
+    small = _advice(kari, metric, {}, **{"mid-0": "0,01"})
     needed = re.search(r"trenger dere omtrent ([\d\u00a0 ]+) i hver gruppe", small.text)
     assert needed and not needed.group(1).strip().isdigit(), small.text[:2000]
 

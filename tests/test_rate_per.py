@@ -12,13 +12,14 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from evaluation_data import frozen_plan
 from sessions import DEMO_EMAIL, Auth
 
 from pilots.domain import DomainError
 from pilots.domain import metrics as catalogue
 from pilots.evaluation import methods
 from pilots.evaluation.inputs import from_rows
-from pilots.evaluation.plan import FrozenPlan, MetricPlan
+from pilots.evaluation.plan import MetricPlan
 
 START = date(2025, 1, 1)
 MONTHS = [f"{2024 + k // 12}-{k % 12 + 1:02d}-01" for k in range(24)]
@@ -26,21 +27,8 @@ EN = {"Accept-Language": "en"}
 VISITS = MetricPlan(1, "er", "ER visits", "rate", "down", "", None, None, "primary", None)
 
 
-def _plan(design: str, metric: MetricPlan) -> FrozenPlan:
-    return FrozenPlan(
-        pilot_id=1,
-        status="running",
-        preview=False,
-        version=1,
-        plan_hash="x",
-        design=design,
-        start_date=START,
-        end_date=None,
-        planned_n=None,
-        cadence="monthly",
-        cadence_rule="",
-        metrics=(metric,),
-    )
+def _plan(design: str, metric: MetricPlan):
+    return frozen_plan(design, START, metrics=(metric,))
 
 
 def _rows(design: str) -> list[tuple]:
