@@ -8,6 +8,7 @@ no exposure, so their `rate_per` is always 1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -237,3 +238,22 @@ def test_the_results_overview_shows_a_rates_unit_and_names_a_ratio(db, app):
     assert "rate ratio" in page
     exported = jonas.client.get("/results/export.json").json
     assert {row["unit"] for row in exported if row["metric"] == "er-visits"} == {"besøk per 100"}
+
+
+def test_a_metric_saved_unchanged_from_its_form_keeps_its_numbers(app, db):
+    """A limit with three decimals is written with a fourth (1,1250), so the form that
+    shows it does not refuse it as "1,125", which could be 1125."""
+    metric = catalogue.create_metric(
+        db, _fields(type="mean", min_value=1.125, max_value=1250, burden_minutes=12.5), None
+    )
+    kari = Auth(app.test_client())
+    kari.login(DEMO_EMAIL["frontline"])
+    form = kari.client.get(f"/metrics/{metric['id']}/edit").text
+    typed = dict(
+        re.findall(r'<input id="([a-z_]+)" name="[a-z_]+" type="text" value="([^"]*)"', form)
+    )
+    assert typed["min_value"] == "1,1250" and typed["burden_minutes"] == "12,5"
+    saved = kari.post(f"/metrics/{metric['id']}", {**typed, "direction": "down", "period": "month"})
+    assert saved.status_code == 303, saved.text[:3000]
+    again = catalogue.get_metric(db, metric["id"])
+    assert (again["min_value"], again["max_value"], again["burden_minutes"]) == (1.125, 1250, 12.5)

@@ -121,10 +121,17 @@ def _number_symbols(language: str) -> tuple[str, str]:
 def format_input_number(value) -> str:
     """A number to put back in a form field: the reader's decimal mark, no grouping.
 
-    Text the person typed (a form sent back with an error) is shown as typed.
+    Text the person typed (a form sent back with an error) is shown as typed. A number
+    with exactly three decimals gets a fourth (1,1250), as in exports: "1,125" could be
+    read as 1125, and the form would refuse it when saved unchanged.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return babel_format_decimal(value, format="0.##########", locale=_locale())
+        language = _locale()
+        text = babel_format_decimal(value, format="0.##########", locale=language)
+        whole, _mark, fraction = text.lstrip("-").partition(_number_symbols(language)[0])
+        if len(fraction) == 3 and whole != "0" and len(whole) <= 3:
+            text += "0"
+        return text
     return value if isinstance(value, str) else ""
 
 
