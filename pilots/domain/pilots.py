@@ -363,6 +363,27 @@ def clean_charter(fields: dict) -> dict:
     return charter
 
 
+def _row_mid(raw, position: int) -> float | None:
+    """A metric row's smallest difference that matters; its errors name the row and go
+    to the metrics table (field "metrics"), where the row is."""
+    try:
+        return _optional_number({"mid": raw}, "mid")
+    except DomainError as error:
+        if "value" in error.params:
+            raise DomainError(
+                "Metric row %(row)s: the smallest difference that matters, %(value)s, is not"
+                " a number.",
+                "metrics",
+                row=position,
+                value=error.params["value"],
+            ) from None
+        raise DomainError(
+            "Metric row %(row)s: the smallest difference that matters cannot be negative.",
+            "metrics",
+            row=position,
+        ) from None
+
+
 def clean_metric_choices(db, choices: list[dict]) -> list[dict]:
     """Validate the pilot's metric rows: known metrics, known roles, no repeats."""
     cleaned, seen = [], set()
@@ -386,10 +407,7 @@ def clean_metric_choices(db, choices: list[dict]) -> list[dict]:
                 "metrics",
                 row=position,
             )
-        mid = _optional_number(
-            {"minimal_important_difference": choice.get("minimal_important_difference")},
-            "minimal_important_difference",
-        )
+        mid = _row_mid(choice.get("minimal_important_difference"), position)
         cleaned.append(
             {
                 "metric_id": metric["id"],

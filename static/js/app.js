@@ -10,6 +10,18 @@ document.addEventListener("submit", function (event) {
   }
 });
 
+// A page sent back with a form's errors opens at the first problem: the field at fault,
+// or an error about a group of fields (focusable, tabindex -1). A long form would
+// otherwise open at its top, the message far out of sight.
+document.addEventListener("DOMContentLoaded", function () {
+  const problem =
+    document.querySelector("main form [aria-invalid='true']") ||
+    document.querySelector("main form .error[role='alert'][tabindex='-1']");
+  if (problem) {
+    problem.focus();
+  }
+});
+
 // After htmx swaps in a form with errors, move focus to the first field at fault,
 // so keyboard and screen-reader users land where the problem is.
 // An outerHTML swap replaces the element that had focus, so look in the whole page.

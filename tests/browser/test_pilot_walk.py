@@ -101,3 +101,27 @@ def test_draft_to_decision(browser, live_server, axe, artifacts):
     assert "Videreføre" in kari.locator(".next-step").inner_text()
     _check(kari, axe, kari_errors)
     kari.screenshot(path=str(artifacts / "pilot-concluded.png"), full_page=True)
+
+
+def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
+    """A wrong smallest difference is named at the metrics table, and the page, long as it
+    is, opens there with the focus on the message."""
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
+    page.goto(f"{live_server}/pilots/new")
+    page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
+    page.get_by_role("button", name="Lag utkastet").click()
+    page.wait_for_url("**/edit")
+    page.select_option("#metric_id-0", label="Bor fortsatt i egen bolig etter seks måneder")
+    page.select_option("#role-0", "primary")
+    page.fill("#mid-0", "abc")
+    page.get_by_role("button", name="Lagre planen").click()
+    message = page.locator("#metrics-error")
+    message.wait_for()
+    assert (
+        "Måltallsrad 1: minste forskjell som betyr noe, abc, er ikke et tall."
+        in message.inner_text()
+    )
+    assert "abc" in message.inner_text()
+    page.wait_for_function("() => document.activeElement.id === 'metrics-error'")
+    assert message.evaluate("el => el.getBoundingClientRect().top < window.innerHeight")
+    assert serious_violations(axe, page) == []
