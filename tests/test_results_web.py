@@ -451,3 +451,29 @@ def test_digest_setting_on_the_profile(client, db):
     )
     assert response.status_code == 303
     assert notifications.digest_frequency(db, _user(db, DEMO_EMAIL["leader"])) == "daily"
+
+
+def test_a_warning_says_which_group_and_each_sentence_shows_once(app):
+    from pilots.web.results import _decorate
+
+    warnings = [
+        {"code": "too_few_units", "params": {"arm": "pilot", "n": 3, "minimum": 5}},
+        {"code": "too_few_units", "params": {"arm": "comparison", "n": 0, "minimum": 5}},
+        {"code": "zero_trials", "params": {"arm": "pilot"}},
+        {"code": "zero_trials", "params": {"arm": "comparison"}},
+    ]
+    result = {
+        "warnings": warnings,
+        "chart": None,
+        "metric": "m",
+        "metric_type": "mean",
+        "kind": "mean",
+        "unit": "",
+    }
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        shown = _decorate({"results": [result], "history": []})["results"][0]["warnings_text"]
+    assert shown == [
+        "Too few units in the pilot group to compare (3; at least 5 are needed).",
+        "Too few units in the comparison group to compare (0; at least 5 are needed).",
+        "A group has no trials, so its share cannot be computed.",
+    ]

@@ -43,15 +43,32 @@ from pilots.web.pages import id_arg, kept, page
 bp = Blueprint("results", __name__)
 
 
+def _too_few_units(p: dict) -> str:
+    """Too few units, in which group when the warning says so (one warning per group)."""
+    n, minimum = p.get("n", "?"), p.get("minimum", "?")
+    if p.get("arm") == "pilot":
+        return _(
+            "Too few units in the pilot group to compare (%(n)s; at least %(minimum)s are needed).",
+            n=n,
+            minimum=minimum,
+        )
+    if p.get("arm") == "comparison":
+        return _(
+            "Too few units in the comparison group to compare (%(n)s; at least %(minimum)s"
+            " are needed).",
+            n=n,
+            minimum=minimum,
+        )
+    return _(
+        "Too few units to compare (%(n)s, at least %(minimum)s are needed).", n=n, minimum=minimum
+    )
+
+
 def warning_text(code: str, params: dict) -> str:
     """A data-quality warning code as a plain sentence in the reader's language."""
     p = params or {}
     texts = {
-        "too_few_units": _(
-            "Too few units to compare (%(n)s, at least %(minimum)s are needed).",
-            n=p.get("n", "?"),
-            minimum=p.get("minimum", "?"),
-        ),
+        "too_few_units": _too_few_units(p),
         "non_finite_values": _(
             "%(count)s values were not numbers and were left out.", count=p.get("count", "?")
         ),
@@ -165,9 +182,10 @@ def _decorate(results: dict) -> dict:
     """Add translated labels and formatted periods to each chart payload."""
     for result in results["results"]:
         chart = result["chart"]
-        result["warnings_text"] = [
-            warning_text(w["code"], w.get("params")) for w in result["warnings"]
-        ]
+        # one line per sentence: two warnings may read alike (both groups with no trials)
+        result["warnings_text"] = list(
+            dict.fromkeys(warning_text(w["code"], w.get("params")) for w in result["warnings"])
+        )
         if chart is None:
             continue
         if "periods" in chart:
