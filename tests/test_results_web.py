@@ -477,3 +477,17 @@ def test_a_warning_says_which_group_and_each_sentence_shows_once(app):
         "Too few units in the comparison group to compare (0; at least 5 are needed).",
         "A group has no trials, so its share cannot be computed.",
     ]
+
+
+def test_the_inbox_is_newest_first_by_the_moment_shown(db):
+    kari = _user(db, DEMO_EMAIL["frontline"])
+    db.execute("DELETE FROM notification WHERE user_id = ?", [kari])
+    for moment in ("2026-11-27T08:00:00Z", "2026-03-05T08:00:00Z", "2026-05-02T08:00:00Z"):
+        db.execute(
+            "INSERT INTO notification (user_id, kind, title, created_at) VALUES (?, 'x', ?, ?)",
+            [kari, moment, moment],
+        )
+    db.conn.commit()
+    rows, total = notifications.inbox(db, kari)
+    assert total == 3
+    assert [r["created_at"][:10] for r in rows] == ["2026-11-27", "2026-05-02", "2026-03-05"]

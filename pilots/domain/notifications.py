@@ -240,8 +240,10 @@ def inbox(db, user_id: int, limit: int = 20, offset: int = 0) -> tuple[list[dict
     ]
     rows = list(
         db.query(
+            # by the moment shown beside each (rows written for a moment past, as the
+            # demo's are, come in after later ones)
             """SELECT * FROM notification WHERE user_id = ?
-               ORDER BY id DESC LIMIT ? OFFSET ?""",
+               ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?""",
             [user_id, limit, offset],
         )
     )
