@@ -109,6 +109,14 @@ def test_warnings_are_plain_words_and_previews_are_labelled(client, db, ids):
         as_text=True
     )
     assert "preview-label" in html
+    # The did pilot's plan is approved: the preview says it came before that.
+    assert "before the plan was approved" in html
+    db.execute("UPDATE pilot SET approved_version = NULL WHERE id = ?", [ids["did"]])
+    db.conn.commit()
+    html = client.get(f"/pilots/{ids['did']}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    assert "the plan is not approved, so the metrics" in html
 
 
 def test_a_draft_and_its_results_are_404_for_other_teams(client, db):

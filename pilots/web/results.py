@@ -245,9 +245,12 @@ def results_body(db, pilot: dict) -> Markup:
     language: `results/_body.html` gets nothing about the reader in its context.
     """
     language = reader_language()
+    # A preview made before the plan was approved says so once the plan is approved.
+    approved = pilot.get("approved_version") is not None
     key = (
         pilot["id"],
         pilot.get("start_date"),
+        approved,
         language,
         domain.change_counts(db, domain.RESULTS_READ),
     )
@@ -257,6 +260,7 @@ def results_body(db, pilot: dict) -> Markup:
         body = Markup(
             current_app.jinja_env.get_template("results/_body.html").render(
                 results=_decorate(results) if results else None,
+                approved=approved,
                 current_language=language,
                 label=label,
                 verdict_label=verdict_label,
