@@ -86,6 +86,19 @@ def test_submission_needs_a_complete_plan(db, people, housed):
     assert "hypothesis" in [field for field, _ in pilots.advice_before_submission(pilot)]
 
 
+def test_a_plan_whose_end_has_passed_is_flagged_before_it_is_sent(db, people, ready_draft):
+    """A plan is fixed in advance: one ending before today is flagged to the team and the
+    leaders (as advice: a script may still send it, as the automation contract allows)."""
+
+    def advice_with_end(day: str) -> list[str]:
+        db.execute("UPDATE pilot SET end_date = ? WHERE id = ?", [day, ready_draft["id"]])
+        pilot = pilots.get_pilot(db, ready_draft["id"])
+        return [field for field, _ in pilots.advice_before_submission(pilot)]
+
+    assert "end_date" in advice_with_end((local_today() - timedelta(days=1)).isoformat())
+    assert "end_date" not in advice_with_end(local_today().isoformat())
+
+
 def test_approval_freezes_a_numbered_hashed_version(db, people, ready_draft):
     pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
     with pytest.raises(DomainError, match="Nobody approves their own"):

@@ -575,6 +575,20 @@ def advice_before_submission(pilot: dict) -> list[tuple[str, str]]:
     a primary metric, so these are strong advice rather than rules.
     """
     advice = []
+    if (
+        pilot.get("status") in ("draft", "submitted")
+        and pilot.get("end_date")
+        and pilot["end_date"] < local_today().isoformat()
+    ):
+        advice.append(
+            (
+                "end_date",
+                translatable(
+                    "The end date has already passed: a plan is fixed before the pilot runs,"
+                    " so nothing of this one is ahead. Move the dates."
+                ),
+            )
+        )
     if not pilot.get("hypothesis"):
         advice.append(
             (
