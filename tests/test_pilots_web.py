@@ -66,11 +66,12 @@ PLAN = {
 }
 
 
-def _submitted(kari, db) -> tuple[int, dict]:
-    """A pilot planned with PLAN and submitted by Kari: its id and the plan form."""
+def _submitted(kari, db, **changes) -> tuple[int, dict]:
+    """A pilot planned with PLAN (and `changes`) and submitted by Kari: its id and the
+    plan form."""
     _new_metric(kari)
     pilot_id = _draft(kari, db)
-    form = {**PLAN, "metric_id-0": _metric_id(db, "housed")}
+    form = {**PLAN, "metric_id-0": _metric_id(db, "housed"), **changes}
     assert kari.post(f"/pilots/{pilot_id}/edit", form).status_code == 303
     assert kari.post(f"/pilots/{pilot_id}/submit").status_code == 303
     return pilot_id, form
@@ -102,9 +103,12 @@ def test_before_its_start_date_the_page_says_when_the_pilot_can_start(app, db, k
 
 
 def test_a_pilot_from_draft_to_decision(app, db, kari, ingrid):
-    pilot_id, form = _submitted(kari, db)
+    pilot_id, form = _submitted(kari, db, planned_n="40")
     page = ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
     assert "Approve version 1" in page
+    # The leader sees the planned size beside the plan (the planning help's answer to it
+    # was the team's), and a cost with øre keeps them.
+    assert "<dt>Planned size</dt><dd>40</dd>" in page
     assert ingrid.post(f"/pilots/{pilot_id}/approve", {"version": "1"}).status_code == 303
     assert kari.post(f"/pilots/{pilot_id}/status", {"action": "start"}).status_code == 303
     amended = {**form, "end_date": "2026-09-30", "reason": "One month more"}
@@ -280,7 +284,9 @@ def test_the_queue_and_the_pilot_page_say_which_trust_limit_a_plan_is_outside(
     kari.post(f"/pilots/{pilot_id}/submit")
     # Nothing is set above Bosted først-teamet in the demo.
     no_envelope = "No trust limits are set for this team or the units above it."
-    assert no_envelope in ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    page = ingrid.client.get(f"/pilots/{pilot_id}", headers=EN).text
+    assert no_envelope in page
+    assert "<dt>Extra cost (NOK)</dt><dd>62,500.50</dd>" in page  # the øre kept
     assert no_envelope in ingrid.client.get("/pilots/queue", headers=EN).text
     kari.post(f"/pilots/{pilot_id}/withdraw")
     unit = org.unit_by_slug(db, "sosialtjenesten")["id"]
