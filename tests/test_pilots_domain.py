@@ -160,6 +160,20 @@ def test_trust_by_default_approves_after_n_days_with_a_fixed_clock(db, people, r
     assert audit.events(db, limit=1)[0]["actor_role"] == "system"
 
 
+def test_the_leaders_hear_of_a_countdown_with_its_day(db, people, ready_draft):
+    from pilots.domain import notifications
+
+    _envelope(db, people)
+    pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
+    rows, _ = notifications.inbox(db, people["ingrid"])
+    (told,) = [r for r in rows if r["link"] == f"/pilots/{ready_draft['id']}"]
+    # 02.03.2026 + 7 days, in Ingrid's language (Norwegian)
+    assert told["title"] == "Godkjennes på tillit 09.03.2026: «Bosted først»"
+    assert "hvis ingen leder har innsigelser" in told["summary"]
+    kari_rows, _ = notifications.inbox(db, people["kari"])  # not the one who sent it
+    assert f"/pilots/{ready_draft['id']}" not in [r["link"] for r in kari_rows]
+
+
 def test_a_written_objection_stops_the_countdown(db, people, ready_draft):
     _envelope(db, people)
     pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
@@ -316,7 +330,7 @@ def test_the_team_hears_when_its_plan_is_returned_or_approved_but_the_leader_doe
     # Ingrid is on the team too, so only the rule about the decider keeps her inbox empty.
     org.add_role(db, people["ingrid"], "frontline", "bosted-forst", actor_id=None)
     pilots.submit(db, ready_draft["id"], people["kari"], now=NOW)
-    # Submitting tells nobody on the team; the leaders see it in their queue.
+    # Submitting tells nobody on the team; the leaders hear of it (and see it in their queue).
     assert _inbox(db, people["kari"], ready_draft["id"]) == []
     pilots.return_to_team(
         db, ready_draft["id"], people["ingrid"], "Name the landlord Hansen in the plan"
@@ -335,8 +349,12 @@ def test_the_team_hears_when_its_plan_is_returned_or_approved_but_the_leader_doe
         "pilot.returned",
         "pilot.approved",
     ]
-    assert _inbox(db, people["ingrid"], ready_draft["id"]) == []
-    assert _inbox(db, people["per"], ready_draft["id"]) == []
+    # Ingrid decided, so she hears of no decision; she heard of each plan sent to her,
+    # and each of those notices was done with once a decision was made.
+    told = _inbox(db, people["ingrid"], ready_draft["id"])
+    assert [n["kind"] for n in told] == ["pilot.submitted", "pilot.submitted"]
+    assert all(n["read_at"] for n in told)
+    assert _inbox(db, people["per"], ready_draft["id"]) == []  # he leads another sector
 
 
 def test_an_amendment_decision_is_told_as_an_amendment(db, people, ready_draft):

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sessions import DEMO_EMAIL, Auth
@@ -334,6 +335,16 @@ def test_the_team_finds_the_leaders_decision_in_its_inbox(app, db, kari, ingrid)
     pilot_id = _draft(kari, db)
     kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "metric_id-0": _metric_id(db, "housed")})
     kari.post(f"/pilots/{pilot_id}/submit")
+    # The leader hears that the plan waits for her (no trust limits above the team), and
+    # per, who leads another sector, does not.
+    # (in each person's own language, Norwegian here)
+    waiting = unescape(ingrid.client.get("/notifications").text)
+    assert "Venter på en leder: «Bosted først»" in waiting
+    assert "så den venter på en leders beslutning" in waiting
+    per = Auth(app.test_client())
+    per.login("per@fjordvik.example")
+    assert "Bosted først" not in unescape(per.client.get("/notifications").text)
+    assert "Venter på en leder" not in unescape(kari.client.get("/notifications").text)
     ingrid.post(
         f"/pilots/{pilot_id}/return", {"comment": "Beskriv sammenligningen bedre", "version": 1}
     )

@@ -131,6 +131,16 @@ _EVENT_WORDS = {
             "{actor} har sendt endringssøknaden (versjon {version}) tilbake med kommentarer. "
             "Den godkjente planen gjelder fortsatt."
         ),
+        "pilot.submitted.title": "Venter på en leder: «{title}»",
+        "pilot.submitted": (
+            "{actor} har sendt versjon {version} av planen. Den er utenfor tillitsrammen, "
+            "eller ingen ramme er satt, så den venter på en leders beslutning."
+        ),
+        "pilot.submitted_by_trust.title": "Godkjennes på tillit {day}: «{title}»",
+        "pilot.submitted_by_trust": (
+            "{actor} har sendt versjon {version} av planen. Den er innenfor tillitsrammen og "
+            "godkjennes automatisk {day} hvis ingen leder har innsigelser."
+        ),
         "pilot.objected.title": "Innsigelse: «{title}»",
         "pilot.objected": (
             "{actor} har innsigelser mot automatisk godkjenning, så planen venter på en "
@@ -171,6 +181,16 @@ _EVENT_WORDS = {
         "pilot.amendment_returned": (
             "{actor} returned the amendment (version {version}) with comments. "
             "The approved plan still holds."
+        ),
+        "pilot.submitted.title": "Waiting for a leader: “{title}”",
+        "pilot.submitted": (
+            "{actor} sent version {version} of the plan. It is outside the trust limits, or "
+            "none are set, so it waits for a leader's decision."
+        ),
+        "pilot.submitted_by_trust.title": "Approved by trust on {day}: “{title}”",
+        "pilot.submitted_by_trust": (
+            "{actor} sent version {version} of the plan. It is inside the trust limits and "
+            "is approved automatically on {day} unless a leader objects."
         ),
         "pilot.objected.title": "Objection: “{title}”",
         "pilot.objected": (
@@ -371,14 +391,6 @@ def _counted(forms: tuple[str, str], n: int) -> str:
     return (forms[0] if n == 1 else forms[1]).format(n=n)
 
 
-def _day(text: str, language: str) -> str:
-    """A day as the app shows it: 20.11.2026 in Norwegian, 20 Nov 2026 in English."""
-    day = date.fromisoformat(text[:10])
-    if language == "nb":
-        return day.strftime("%d.%m.%Y")
-    return format_date(day, "d MMM y", locale="en")
-
-
 def compose(leader: dict, since: str, signals, decisions, approvals: int, base_url: str):
     """The digest's title, short summary and mail text, in the leader's language.
 
@@ -390,7 +402,7 @@ def compose(leader: dict, since: str, signals, decisions, approvals: int, base_u
         "signals": _counted(words["signal_count"], len(signals)),
         "decisions": _counted(words["decision_count"], len(decisions)),
     }
-    lines = [words["intro"].format(name=leader["name"], since=_day(since, language)), ""]
+    lines = [words["intro"].format(name=leader["name"], since=_day_in(language, since)), ""]
     if signals:
         lines.append(words["signals"] + ":")
         for s in signals:
@@ -402,7 +414,7 @@ def compose(leader: dict, since: str, signals, decisions, approvals: int, base_u
     if decisions:
         lines.append(words["decisions"] + ":")
         for d in decisions:
-            ended = words["ended"].format(day=_day(d["end_date"], language))
+            ended = words["ended"].format(day=_day_in(language, d["end_date"]))
             lines.append(f"- {d['title']} ({ended}) {base_url}/pilots/{d['id']}")
         lines.append("")
     if approvals:

@@ -774,6 +774,7 @@ def submit(db, pilot_id: int, actor_id: int, now: datetime | None = None) -> dic
             },
             at=now_text,
         )
+        _tell_leaders(db, pilot, version, actor_id, auto_at, now_text)
     return get_pilot(db, pilot_id)
 
 
@@ -837,6 +838,40 @@ def _check_approver(db, pilot: dict, leader_id: int) -> None:
         raise DomainError("Nobody approves their own pilot.", "approver")
 
 
+def _tell_leaders(db, pilot: dict, version: dict, actor_id: int, auto_at, now: str) -> None:
+    """Tell the leaders of the team's unit and the units above it that a plan waits for
+    them, or counts down to approval by trust (in the caller's unit of work)."""
+    from pilots.domain import notifications  # late: notifications reads results, which reads us
+
+    leaders = {
+        row["user_id"]
+        for row in db.query(
+            """WITH RECURSIVE above(id) AS (
+                   SELECT ? UNION ALL
+                   SELECT u.parent_id FROM unit u JOIN above a ON u.id = a.id
+                   WHERE u.parent_id IS NOT NULL)
+               SELECT r.user_id FROM role r JOIN above a ON a.id = r.unit_id
+               WHERE r.role = 'leader'""",
+            [pilot["team_id"]],
+        )
+    }
+    leaders.discard(actor_id)
+    event = "pilot.submitted_by_trust" if auto_at else "pilot.submitted"
+    actor = next(db.query("SELECT name FROM users WHERE id = ?", [actor_id]), None)
+    notifications.tell(
+        db,
+        leaders,
+        kind=event,
+        texts=(f"{event}.title", event),
+        link=f"/pilots/{pilot['id']}",
+        now=now,
+        title=pilot["title"],
+        actor=actor["name"] if actor else "",
+        version=version["number"],
+        day=auto_at or "",
+    )
+
+
 def _tell_team(db, pilot: dict, version: dict, actor_id: int | None, event: str, now: str):
     """Tell the team of a leader's (or trust's) decision on their plan, in the caller's
     unit of work: the team's members, whoever created the pilot and whoever proposed
@@ -851,6 +886,12 @@ def _tell_team(db, pilot: dict, version: dict, actor_id: int | None, event: str,
     }
     people |= {pilot["created_by"], version["proposed_by"]}
     people.discard(actor_id)
+    # Decided: the leaders' notices that the plan waited for them have done their work.
+    db.execute(
+        """UPDATE notification SET read_at = ? WHERE read_at IS NULL AND link = ?
+           AND kind IN ('pilot.submitted', 'pilot.submitted_by_trust')""",
+        [now, f"/pilots/{pilot['id']}"],
+    )
     actor = next(db.query("SELECT name FROM users WHERE id = ?", [actor_id]), None)
     notifications.tell(
         db,
