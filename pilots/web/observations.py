@@ -601,7 +601,8 @@ def store(pilot_id: int, token: str):
         flash(message, "success")
         return see_other(url_for("observations.index", pilot_id=pilot_id))
     response = page("observations/index.html", "upload", **_context(pilot, metric, stored=message))
-    response.headers["HX-Trigger"] = "observations-changed"
+    # the lists below reload, and so does the grid, which the file may have filled
+    response.headers["HX-Trigger"] = "observations-changed, observations-uploaded"
     return response
 
 

@@ -200,3 +200,25 @@ def test_the_data_page_fits_a_phone_without_sideways_scrolling(page, live_server
     assert width <= 390
     grid = page.locator("table.entry-grid")
     assert grid.evaluate("el => el.scrollWidth > el.clientWidth")  # it scrolls itself
+
+
+def test_a_stored_file_fills_the_grid_without_a_reload(page, live_server, console_errors):
+    """The grid shows what a stored file wrote into its periods at once (it used to wait
+    for a reload while the lists below it had already changed)."""
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
+    pilot = _pilot_id(live_server, page, "Bosted først for ti personer")
+    page.goto(f"{live_server}/pilots/{pilot}/data?metric=staff-sick-leave&until=2026-11-23")
+    cell = page.locator("#v-staff-sick-leave-2026-11-01-pilot")
+    assert cell.input_value() == ""
+    page.set_input_files(
+        "#upload-file",
+        files=[{"name": "uttrekk.csv", "mimeType": "text/csv", "buffer": NORWEGIAN.encode()}],
+    )
+    page.get_by_role("button", name=WORDS["nb"]["preview"], exact=True).click()
+    page.locator(".preview").wait_for()
+    page.get_by_role("button", name=WORDS["nb"]["store"]).click()
+    page.get_by_text(WORDS["nb"]["stored"]).wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#v-staff-sick-leave-2026-11-01-pilot').value === '6,5'"
+    )
+    assert console_errors == []
