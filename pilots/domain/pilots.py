@@ -841,7 +841,6 @@ def _check_approver(db, pilot: dict, leader_id: int) -> None:
 def _tell_leaders(db, pilot: dict, version: dict, actor_id: int, auto_at, now: str) -> None:
     """Tell the leaders of the team's unit and the units above it that a plan waits for
     them, or counts down to approval by trust (in the caller's unit of work)."""
-    from pilots.domain import notifications  # late: notifications reads results, which reads us
 
     leaders = {
         row["user_id"]
@@ -857,26 +856,13 @@ def _tell_leaders(db, pilot: dict, version: dict, actor_id: int, auto_at, now: s
     }
     leaders.discard(actor_id)
     event = "pilot.submitted_by_trust" if auto_at else "pilot.submitted"
-    actor = next(db.query("SELECT name FROM users WHERE id = ?", [actor_id]), None)
-    notifications.tell(
-        db,
-        leaders,
-        kind=event,
-        texts=(f"{event}.title", event),
-        link=f"/pilots/{pilot['id']}",
-        now=now,
-        title=pilot["title"],
-        actor=actor["name"] if actor else "",
-        version=version["number"],
-        day=auto_at or "",
-    )
+    _tell(db, leaders, pilot, version, actor_id, event, now, day=auto_at or "")
 
 
 def _tell_team(db, pilot: dict, version: dict, actor_id: int | None, event: str, now: str):
     """Tell the team of a leader's (or trust's) decision on their plan, in the caller's
     unit of work: the team's members, whoever created the pilot and whoever proposed
     this version, but not the person who decided."""
-    from pilots.domain import notifications  # late: notifications reads results, which reads us
 
     people = {
         row["user_id"]
@@ -892,6 +878,13 @@ def _tell_team(db, pilot: dict, version: dict, actor_id: int | None, event: str,
            AND kind IN ('pilot.submitted', 'pilot.submitted_by_trust')""",
         [now, f"/pilots/{pilot['id']}"],
     )
+    _tell(db, people, pilot, version, actor_id, event, now)
+
+
+def _tell(db, people, pilot: dict, version: dict, actor_id, event: str, now: str, **values):
+    """Notify `people` of `event` on the pilot's plan `version`, done by `actor_id`."""
+    from pilots.domain import notifications  # late: notifications reads results, which reads us
+
     actor = next(db.query("SELECT name FROM users WHERE id = ?", [actor_id]), None)
     notifications.tell(
         db,
@@ -903,6 +896,7 @@ def _tell_team(db, pilot: dict, version: dict, actor_id: int | None, event: str,
         title=pilot["title"],
         actor=actor["name"] if actor else "",
         version=version["number"],
+        **values,
     )
 
 
