@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import UTC, datetime
 from html import unescape
 
@@ -51,6 +52,10 @@ def test_pilot_page_shows_verdict_numbers_concerns_and_history(client, ids):
     assert "events in the pilot group" in html  # a rate's n counts its events
     assert "Interval for repeated looks" in html  # a scheduled look
     assert html.count('data-chart-key="history-') == 3
+    # the history follows the cards: primary first (the catalogue added it first or not)
+    cards = re.findall(r'id="result-([a-z0-9-]+)"', html)
+    histories = re.findall(r'data-chart-key="history-([a-z0-9-]+)"', html)
+    assert histories == cards, (cards, histories)
     assert "style=" not in html and "<script>" not in html
     # look by look, a difference of shares reads in points, as on its result card
     assert _chart_data(html, "history-housed-6m")["percent"] is True

@@ -323,10 +323,13 @@ def pilot_results(db, pilot: dict, history_limit: int = 24) -> dict | None:
                 "chart": chart_for(result, metric, start, cycles),
             }
         )
+    # the history in the cards' order (primary first), not in the order metrics were added
+    order = {result["metric"]: k for k, result in enumerate(look["results"])}
+    looks = history(db, pilot["id"], metrics, history_limit)
     return {
         **look,
         "results": shown,
-        "history": history(db, pilot["id"], metrics, history_limit),
+        "history": sorted(looks, key=lambda entry: order.get(entry["metric"], len(order))),
     }
 
 
