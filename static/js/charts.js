@@ -368,11 +368,38 @@
     return config;
   }
 
+  // Each label's lines broken at spaces into lines of at most `width` characters.
+  function wrapped(labels, width) {
+    return labels.map(function (label) {
+      return (Array.isArray(label) ? label : [label]).flatMap(function (line) {
+        const out = [];
+        let current = "";
+        String(line)
+          .split(" ")
+          .forEach(function (word) {
+            if (current && (current + " " + word).length > width) {
+              out.push(current);
+              current = word;
+            } else {
+              current = current ? current + " " + word : word;
+            }
+          });
+        if (current) out.push(current);
+        return out;
+      });
+    });
+  }
+
   function forest(data, canvas) {
-    canvas.parentNode.style.height = Math.max(12, 5 + 3 * data.labels.length) + "rem";
+    // On a phone a pilot's and its metric's names would be cut off at the chart's edge:
+    // there they are broken into short lines, and the chart grows to hold them.
+    const narrow = canvas.parentNode.clientWidth < 560;
+    const labels = narrow ? wrapped(data.lines || data.labels, 22) : data.lines || data.labels;
+    const lines = labels.reduce((sum, l) => sum + Math.max(2, Array.isArray(l) ? l.length : 1), 0);
+    canvas.parentNode.style.height = Math.max(12, 5 + 1.5 * lines) + "rem";
     const percentOf = (v) => (v === null || v === undefined ? null : v / 100);
     const config = horizontalIntervals(
-      data.lines || data.labels,
+      labels,
       data.interval.map((i) => (i ? [percentOf(i[0]), percentOf(i[1])] : null)),
       data.estimate.map(percentOf),
       data.verdict.map((v) => VERDICT[v] || LINE),

@@ -161,6 +161,16 @@ def test_forest_plot_and_portfolio(page, live_server, axe, console_errors, artif
     assert canvas.evaluate("c => Chart.getChart(c).scales.x.min") >= -1
     page.set_viewport_size({"width": 1280, "height": 900})
     _clean(page, axe, console_errors)
+    # On a phone the pilots' and metrics' names come in short lines, not cut off.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/results")
+    _chart(page, "forest")
+    labels = canvas.evaluate("c => Chart.getChart(c).data.labels")
+    assert max(len(line) for label in labels for line in label) <= 22
+    shown = canvas.evaluate("c => Chart.getChart(c).scales.y.left")
+    assert shown >= 0  # the axis's labels start on the screen
+    page.screenshot(path=str(artifacts / f"results-forest-phone-{language}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{live_server}/portfolio")
     assert page.locator(".signals li").count() >= 3
     page.screenshot(path=str(artifacts / f"portfolio-{language}.png"), full_page=True)
