@@ -145,3 +145,20 @@ def test_the_openapi_document_is_valid_and_covers_every_api_route(app, client):
             path = path.replace("<", "{")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (path, method) in documented, f"{method} {path} is not in openapi.json"
+
+
+def test_a_pilot_with_several_faults_gets_them_all_named(as_user, db):
+    """The 422 lists every fault of the plan, not only the first (DESIGN.md's problem
+    body: `errors`, a list), so a script's author mends them in one go."""
+    before = db["pilot"].count
+    response = as_user(
+        DEMO_EMAIL["frontline"],
+        "POST",
+        "/api/v1/pilots",
+        json={**NEW_PILOT, "metrics": [], "end_date": "2026-01-01", "cadence": "hourly"},
+    )
+    assert response.status_code == 422
+    fields = [error["field"] for error in response.json["errors"]]
+    assert fields == ["end_date", "cadence"], response.json
+    assert "hourly" in response.json["errors"][1]["message"]
+    assert db["pilot"].count == before

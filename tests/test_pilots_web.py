@@ -167,6 +167,44 @@ def test_a_bad_plan_comes_back_with_the_field_named(db, kari):
     assert next(db.query("SELECT end_date FROM pilot WHERE id = ?", [pilot_id]))["end_date"] is None
 
 
+def test_a_plan_with_several_faults_comes_back_with_all_of_them(db, kari):
+    """Every fault of a save is named at once, beside its field and in a list at the
+    form's top that links to each; nothing of the save is kept."""
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    form = {
+        **PLAN,
+        "title": "",
+        "cost": "mye",
+        "end_date": "2026-01-01",
+        "metric_id-0": _metric_id(db, "housed"),
+        "mid-0": "abc",
+        "metric_id-1": _metric_id(db, "housed"),
+        "role-1": "tertiary",
+    }
+    response = kari.post(f"/pilots/{pilot_id}/edit", form, headers=EN)
+    assert response.status_code == 422
+    page = unescape(response.text)
+    start = page.index('class="error-summary"')
+    summary = page[start : page.index("</ul>", start)]
+    assert "4 things to mend" in summary
+    for field in ("title", "cost", "end_date", "metrics"):
+        assert f'href="#{field}-error"' in summary and f'id="{field}-error"' in page
+    assert "A pilot needs a title." in summary and "mye is not a number." in summary
+    assert "Metric row 1: the smallest difference that matters, abc, is not a number." in page
+    assert "Metric housed is chosen twice." in page
+    assert "Metric row 2: choose primary, secondary or balancing." in page
+    stored = next(db.query("SELECT title, cost, end_date FROM pilot WHERE id = ?", [pilot_id]))
+    assert stored == {"title": "Bosted først", "cost": None, "end_date": None}
+
+
+def test_a_single_fault_is_shown_where_it_is_without_a_list(db, kari):
+    pilot_id = _draft(kari, db)
+    response = kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "cost": "mye"}, headers=EN)
+    assert response.status_code == 422
+    assert 'id="cost-error"' in response.text and "error-summary" not in response.text
+
+
 def test_other_teams_get_404_for_a_draft_and_cannot_edit(app, db, kari):
     pilot_id = _draft(kari, db, "Hemmelig utkast")
     ola = Auth(app.test_client())

@@ -27,3 +27,46 @@ class NotFound(LookupError):
 def translatable(text: str) -> str:
     """Mark an English message for extraction; the web layer translates it when shown."""
     return text
+
+
+class DomainErrors(DomainError):
+    """Several rules said no at once, in the order of the form's fields (`errors`).
+
+    A long form (a pilot's plan) reports every fault of a save together, so the team
+    mends them in one go instead of meeting them one save at a time. It reads as its
+    first error where one message is shown (the CLI); `each_error` gives them all.
+    """
+
+    def __init__(self, errors: list[DomainError]):
+        first = errors[0]
+        super().__init__(first.message, first.field, **first.params)
+        self.errors = tuple(errors)
+
+
+def each_error(error: DomainError) -> tuple[DomainError, ...]:
+    """The errors a DomainError stands for: its own, or each of a DomainErrors."""
+    return getattr(error, "errors", (error,))
+
+
+class Checks:
+    """Run a form's checks, keeping each one's DomainError, and raise them together.
+
+    `check(function, *args)` returns the function's value, or None when it said no;
+    `done()` raises what was found: the one error, or a DomainErrors of several.
+    """
+
+    def __init__(self):
+        self.errors: list[DomainError] = []
+
+    def __call__(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except DomainError as error:
+            self.errors.extend(each_error(error))
+            return None
+
+    def done(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise DomainErrors(self.errors)

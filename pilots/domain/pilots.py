@@ -19,7 +19,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from pilots.db import from_utc_text, to_utc_text, utc_now
-from pilots.domain import DomainError, NotFound, audit, translatable
+from pilots.domain import Checks, DomainError, NotFound, audit, translatable
 from pilots.domain.metrics import get_metric
 from pilots.domain.observation_files import local_today
 
@@ -255,8 +255,7 @@ def create_pilot(
 ) -> dict:
     """Start a draft pilot for a team, with its charter now or filled in afterwards."""
     if charter is not None:
-        cleaned = clean_charter({**charter, "title": title})
-        metrics = clean_metric_choices(db, choices or [])
+        cleaned, metrics = clean_plan(db, {**charter, "title": title}, choices or [])
     title = (title or "").strip()
     if not title:
         raise DomainError("A pilot needs a title.", "title")
@@ -326,41 +325,68 @@ def _optional_date(fields: dict, name: str) -> str | None:
 
 
 def clean_charter(fields: dict) -> dict:
-    """Validate the charter's fields (everything but its metrics)."""
-    charter = {name: _text(fields, name) for name in CHARTER_TEXT}
-    if not charter["title"]:
+    """Validate the charter's fields (everything but its metrics). Every fault is
+    reported at once (`DomainErrors`), so a long plan is mended in one save."""
+    check = Checks()
+    charter = {name: check(_text, fields, name) for name in CHARTER_TEXT}
+    check(_title_given, charter["title"])
+    charter["citizens_involved"] = check(
+        _optional_number, fields, "citizens_involved", integer=True
+    )
+    charter["planned_n"] = check(_optional_number, fields, "planned_n", integer=True)
+    charter["cost"] = check(_optional_number, fields, "cost")
+    charter["start_date"] = check(_optional_date, fields, "start_date")
+    charter["end_date"] = check(_optional_date, fields, "end_date")
+    check(_end_after_start, charter["start_date"], charter["end_date"])
+    charter["design"] = check(_design, fields)
+    charter["cadence"] = check(_cadence, fields)
+    check(_custom_rhythm_described, charter["cadence"], charter["cadence_rule"])
+    charter["risk_flags"] = check(_risk_flags, fields)
+    check.done()
+    return charter
+
+
+def _title_given(title: str | None) -> None:
+    if title is None:
+        return  # too long: `_text` said so
+    if not title:
         raise DomainError("A pilot needs a title.", "title")
-    if len(charter["title"]) > 200:
+    if len(title) > 200:
         raise DomainError("A title can be at most 200 characters.", "title")
-    charter["citizens_involved"] = _optional_number(fields, "citizens_involved", integer=True)
-    charter["planned_n"] = _optional_number(fields, "planned_n", integer=True)
-    charter["cost"] = _optional_number(fields, "cost")
-    charter["start_date"] = _optional_date(fields, "start_date")
-    charter["end_date"] = _optional_date(fields, "end_date")
-    if (
-        charter["start_date"]
-        and charter["end_date"]
-        and charter["end_date"] <= charter["start_date"]
-    ):
+
+
+def _end_after_start(start: str | None, end: str | None) -> None:
+    if start and end and end <= start:
         raise DomainError("The end date must come after the start date.", "end_date")
+
+
+def _design(fields: dict) -> str | None:
     design = (fields.get("design") or "").strip() or None
     if design is not None and design not in DESIGNS:
         raise DomainError("Unknown design %(design)s.", "design", design=design)
-    charter["design"] = design
+    return design
+
+
+def _cadence(fields: dict) -> str:
     cadence = (fields.get("cadence") or "monthly").strip()
     if cadence not in CADENCES:
         raise DomainError("Unknown cadence %(cadence)s.", "cadence", cadence=cadence)
-    charter["cadence"] = cadence
-    if cadence == "custom" and not charter["cadence_rule"]:
+    return cadence
+
+
+def _custom_rhythm_described(cadence: str | None, rule: str | None) -> None:
+    if cadence == "custom" and rule == "":
         raise DomainError("Describe the custom cadence, e.g. every second Monday.", "cadence_rule")
+
+
+def _risk_flags(fields: dict) -> list[str]:
     flags = fields.get("risk_flags") or []
     if isinstance(flags, str):
         flags = [flags]
     unknown = [f for f in flags if f not in RISK_FLAGS]
     if unknown:
         raise DomainError("Unknown risk flag %(flag)s.", "risk_flags", flag=unknown[0])
-    charter["risk_flags"] = sorted(set(flags))
-    return charter
+    return sorted(set(flags))
 
 
 def _row_mid(raw, position: int) -> float | None:
@@ -385,46 +411,66 @@ def _row_mid(raw, position: int) -> float | None:
 
 
 def clean_metric_choices(db, choices: list[dict]) -> list[dict]:
-    """Validate the pilot's metric rows: known metrics, known roles, no repeats."""
+    """Validate the pilot's metric rows: known metrics, known roles, no repeats. Every
+    row's faults are reported at once (`DomainErrors`)."""
+    check = Checks()
     cleaned, seen = [], set()
     for position, choice in enumerate(choices, start=1):
-        metric_id = choice.get("metric_id")
-        if metric_id in (None, ""):
+        if choice.get("metric_id") in (None, ""):
             continue
-        try:
-            metric = get_metric(db, int(metric_id))
-        except (NotFound, ValueError):
-            raise DomainError(
-                "Metric row %(row)s: unknown metric.", "metrics", row=position
-            ) from None
-        if metric["id"] in seen:
-            raise DomainError("%(name)s is chosen twice.", "metrics", name=metric["name"])
-        seen.add(metric["id"])
-        role = (choice.get("role") or "").strip()
-        if role not in METRIC_ROLES:
-            raise DomainError(
+        row = check(_metric_row, db, choice, position, seen)
+        if row is not None:
+            cleaned.append(row)
+    check.done()
+    return cleaned
+
+
+def _metric_row(db, choice: dict, position: int, seen: set) -> dict:
+    """One metric row, cleaned; `seen` holds the metrics of the rows above it."""
+    try:
+        metric = get_metric(db, int(choice["metric_id"]))
+    except (NotFound, ValueError):
+        raise DomainError("Metric row %(row)s: unknown metric.", "metrics", row=position) from None
+    check = Checks()
+    if metric["id"] in seen:
+        check.errors.append(
+            DomainError("%(name)s is chosen twice.", "metrics", name=metric["name"])
+        )
+    seen.add(metric["id"])
+    role = (choice.get("role") or "").strip()
+    if role not in METRIC_ROLES:
+        check.errors.append(
+            DomainError(
                 "Metric row %(row)s: choose primary, secondary or balancing.",
                 "metrics",
                 row=position,
             )
-        mid = _row_mid(choice.get("minimal_important_difference"), position)
-        cleaned.append(
-            {
-                "metric_id": metric["id"],
-                "slug": metric["slug"],
-                "role": role,
-                "minimal_important_difference": mid,
-            }
         )
-    return cleaned
+    mid = check(_row_mid, choice.get("minimal_important_difference"), position)
+    check.done()
+    return {
+        "metric_id": metric["id"],
+        "slug": metric["slug"],
+        "role": role,
+        "minimal_important_difference": mid,
+    }
+
+
+def clean_plan(db, fields: dict, choices: list[dict]) -> tuple[dict, list[dict]]:
+    """The charter and the metric rows, cleaned, with the faults of both reported
+    together."""
+    check = Checks()
+    charter = check(clean_charter, fields)
+    metrics = check(clean_metric_choices, db, choices)
+    check.done()
+    return charter, metrics
 
 
 def update_draft(
     db, pilot_id: int, fields: dict, choices: list[dict], actor_id: int, now: str | None = None
 ) -> dict:
     """Save a draft's charter and metrics (a team member, while it is a draft)."""
-    charter = clean_charter(fields)
-    metrics = clean_metric_choices(db, choices)
+    charter, metrics = clean_plan(db, fields, choices)
     with db.atomic():
         pilot = editable_pilot(db, pilot_id, actor_id)
         if pilot["status"] != "draft":
@@ -1027,6 +1073,11 @@ def approve_due(db, now: datetime) -> list[int]:
     return due
 
 
+def _reason_given(reason: str) -> None:
+    if not reason:
+        raise DomainError("Say why the plan must change.", "reason")
+
+
 def propose_amendment(
     db,
     pilot_id: int,
@@ -1038,10 +1089,11 @@ def propose_amendment(
 ) -> dict:
     """Propose a change to an approved plan: a reason, a new version, re-approval."""
     reason = (reason or "").strip()
-    if not reason:
-        raise DomainError("Say why the plan must change.", "reason")
-    charter = clean_charter(fields)
-    metrics = clean_metric_choices(db, choices)
+    check = Checks()
+    check(_reason_given, reason)
+    plan = check(clean_plan, db, fields, choices)
+    check.done()
+    charter, metrics = plan
     now = now or utc_now()
     with db.atomic():
         pilot = editable_pilot(db, pilot_id, actor_id)

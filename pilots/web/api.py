@@ -13,7 +13,7 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-from pilots.domain import DomainError, NotFound
+from pilots.domain import DomainError, NotFound, each_error
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
 from pilots.domain import pilots as domain
@@ -61,7 +61,9 @@ def api_allow(*rules: str):
                 return problem(404, "Not found.")
             except DomainError as error:
                 return problem(
-                    422, str(error), [{"field": error.field or "", "message": str(error)}]
+                    422,
+                    str(error),
+                    [{"field": one.field or "", "message": str(one)} for one in each_error(error)],
                 )
 
         guarded.access_rule = rules

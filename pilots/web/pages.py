@@ -13,6 +13,7 @@ from flask import abort, current_app, make_response, redirect, render_template, 
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
+from pilots.domain import each_error
 from pilots.web.access import is_htmx
 
 
@@ -123,8 +124,13 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 def translated(error) -> dict:
-    """A DomainError as {field: message in the reader's language}."""
-    return {error.field or "form": _(error.message, **error.params)}
+    """A DomainError as {field: message in the reader's language}, in the form's order;
+    several errors of one field (a table's rows) read one after the other."""
+    messages: dict[str, str] = {}
+    for one in each_error(error):
+        field, text = one.field or "form", _(one.message, **one.params)
+        messages[field] = f"{messages[field]} {text}" if field in messages else text
+    return messages
 
 
 def see_other(url: str):

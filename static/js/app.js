@@ -10,11 +10,13 @@ document.addEventListener("submit", function (event) {
   }
 });
 
-// A page sent back with a form's errors opens at the first problem: the field at fault,
-// or an error about a group of fields (focusable, tabindex -1). A long form would
-// otherwise open at its top, the message far out of sight.
+// A page sent back with a form's errors opens at the first problem: the list of them
+// when there are several, else the field at fault, or an error about a group of fields
+// (focusable, tabindex -1). A long form would otherwise open at its top, the message
+// far out of sight.
 document.addEventListener("DOMContentLoaded", function () {
   const problem =
+    document.querySelector("main form .error-summary") ||
     document.querySelector("main form [aria-invalid='true']") ||
     document.querySelector("main form .error[role='alert'][tabindex='-1']");
   if (problem) {

@@ -125,3 +125,30 @@ def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
     page.wait_for_function("() => document.activeElement.id === 'metrics-error'")
     assert message.evaluate("el => el.getBoundingClientRect().top < window.innerHeight")
     assert serious_violations(axe, page) == []
+
+
+def test_a_plan_with_several_faults_opens_at_the_list_of_them(page, live_server, axe):
+    """Several faults in one save: the page opens at a list of them at the form's top,
+    and each item leads to its field's message."""
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
+    page.goto(f"{live_server}/pilots/new")
+    page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
+    page.get_by_role("button", name="Lag utkastet").click()
+    page.wait_for_url("**/edit")
+    page.get_by_label("Tittel").fill("")
+    page.get_by_label("Ekstra kostnad (kr)").fill("mye")
+    page.select_option("#metric_id-0", label="Bor fortsatt i egen bolig etter seks måneder")
+    page.select_option("#role-0", "primary")
+    page.fill("#mid-0", "abc")
+    page.evaluate("() => document.querySelector('#title').removeAttribute('required')")
+    page.get_by_role("button", name="Lagre planen").click()
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    assert "3 ting må rettes" in summary.inner_text()
+    page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
+    summary.get_by_role("link", name="abc", exact=False).click()
+    page.wait_for_function("() => location.hash === '#metrics-error'")
+    assert page.locator("#metrics-error").evaluate(
+        "el => el.getBoundingClientRect().top < window.innerHeight"
+    )
+    assert serious_violations(axe, page) == []
