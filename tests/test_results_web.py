@@ -84,6 +84,36 @@ def test_look_by_look_table_writes_each_look_as_the_result_card_does(client, db,
         assert f">{estimate:.3f}<" not in looks
 
 
+_NUMBER = re.compile(r"\d(?:[\d\u00a0 ]*\d)?(?:,\d+)?")
+
+
+@pytest.mark.parametrize("design", ["two_group", "pre_post"])  # did's results: too little data
+def test_a_result_cards_figures_are_rounded_as_its_sentence(client, ids, design):
+    """The card writes the effect and the interval the verdict used with the sentence's
+    decimals, so a leader does not read "0,2" in the sentence and "0,21" beside it."""
+    _login(client, DEMO_EMAIL["analyst"])
+    html = unescape(
+        client.get(f"/pilots/{ids[design]}", headers={"Accept-Language": "nb"}).get_data(
+            as_text=True
+        )
+    )
+    cards = html.split('<article class="metric-result')[1:]
+    checked = 0
+    for card in cards:
+        sentence = card.split('<p class="verdict">', 1)[1].split("</p>", 1)[0]
+        facts = re.findall(r"<dt>([^<]*)</dt><dd>(.*?)</dd>", card, re.S)
+        shown = dict(facts)
+        interval = shown.get("Intervall for gjentatte kikk") or shown.get("95 % konfidensintervall")
+        if interval is None or "Estimat" not in shown or "insufficient_data" in sentence:
+            continue  # a sentence without figures
+        figures = _NUMBER.findall(shown["Estimat"].split("(")[0]) + _NUMBER.findall(
+            interval.split("<span")[0]
+        )
+        assert figures and all(figure in sentence for figure in figures), (figures, sentence)
+        checked += 1
+    assert checked >= 1
+
+
 def test_a_difference_of_a_measure_in_per_cent_reads_in_points():
     """Sick leave is kept in per cent: its difference is percentage points, not %."""
     result = {"details": {"metric_type": "mean"}}

@@ -28,7 +28,7 @@ from datetime import date, datetime
 from pilots.domain.metrics import shown_unit
 from pilots.evaluation import evaluation_history, latest_evaluation
 from pilots.stats.its import period_grid
-from pilots.stats.summary import in_percent
+from pilots.stats.summary import effect_decimals, in_percent
 
 SIGNAL_VERDICTS = ("improved", "worsened")
 OVERVIEW_STATUSES = ("approved", "running", "paused", "stopped", "concluded")
@@ -286,6 +286,16 @@ def sequential_interval(result: dict) -> tuple[float, float] | None:
     return None if low is None or high is None else (low, high)
 
 
+def effect_digits(result: dict, kind: str) -> int | None:
+    """The decimals the result's sentence wrote its effect with (`effect_decimals`, from
+    the interval the verdict used: `sequential`, else the fixed one), so its figures
+    elsewhere read as the sentence does; None without an estimate and an interval."""
+    low, high = result["sequential"] or (result["ci_low"], result["ci_high"])
+    if result["estimate"] is None or low is None or high is None:
+        return None
+    return effect_decimals("mean" if kind == "points" else kind, result["estimate"], low, high)
+
+
 def pilot_results(db, pilot: dict, history_limit: int = 24) -> dict | None:
     """The pilot's latest evaluation, per metric with its chart, and the history.
 
@@ -323,6 +333,7 @@ def pilot_results(db, pilot: dict, history_limit: int = 24) -> dict | None:
                 "chart": chart_for(result, metric, start, cycles),
             }
         )
+        shown[-1]["digits"] = effect_digits(shown[-1], shown[-1]["kind"])
     # the history in the cards' order (primary first), not in the order metrics were added
     order = {result["metric"]: k for k, result in enumerate(look["results"])}
     looks = history(db, pilot["id"], metrics, history_limit)
@@ -498,6 +509,7 @@ def overview(
         row["metric_unit"] = shown_unit(row["metric_unit"], row["metric_type"], row["rate_per"])
         row["relative"] = relative_effect(row)
         row["sequential"] = sequential_interval(row)
+        row["digits"] = effect_digits(row, row["kind"])
         rows.append(row)
     return rows
 

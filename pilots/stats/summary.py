@@ -123,6 +123,19 @@ def _written(value: float, decimals: int) -> dict[str, str]:
     return texts
 
 
+def effect_decimals(kind: str, estimate: float, low: float, high: float) -> int:
+    """The decimals an effect and its interval are written with: in the sentence, and on
+    the result card beside it, so the two read alike. Enough that the interval's
+    half-width shows two significant digits (`decimals_for`); at least one for
+    percentage points of a share, at least two for a ratio. `kind` as in
+    `effect_sentence`; a share's values as fractions."""
+    if kind == "ratio":
+        return max(decimals_for(low, high, estimate), 2)
+    if kind == "proportion":
+        return decimals_for(low * 100.0, high * 100.0, estimate * 100.0, minimum=1)
+    return decimals_for(low, high, estimate)
+
+
 def _clause_figures(kind: str, estimate: float, low: float, high: float) -> tuple[bool, dict]:
     """The numbers of the effect clause written in every language, and its direction.
 
@@ -130,9 +143,8 @@ def _clause_figures(kind: str, estimate: float, low: float, high: float) -> tupl
     ratio is at least 1; otherwise the size of the effect (in percentage points for
     proportions) and its interval, and whether the effect is at least 0.
     """
+    d = effect_decimals(kind, estimate, low, high)
     if kind == "ratio":
-        d = decimals_for(low, high, estimate)
-        d = max(d, 2)
         figures = {
             "percent": _written(abs(estimate - 1) * 100, 0),
             "ratio": _written(estimate, d),
@@ -142,7 +154,6 @@ def _clause_figures(kind: str, estimate: float, low: float, high: float) -> tupl
         return estimate >= 1, figures
     scale = 100.0 if kind == "proportion" else 1.0
     est, lo, hi = estimate * scale, low * scale, high * scale
-    d = decimals_for(lo, hi, est, minimum=1 if kind == "proportion" else 0)
     figures = {"amount": _written(abs(est), d), "low": _written(lo, d), "high": _written(hi, d)}
     return est >= 0, figures
 

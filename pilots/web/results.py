@@ -199,6 +199,10 @@ def _decorate(results: dict) -> dict:
     for entry in results["history"]:
         # the table under the chart writes each look's figures as the result card does
         entry["kind"], entry["unit"] = reads.get(entry["metric"], ("mean", ""))
+        for look in entry["looks"]:
+            low, high = look["sequential_ci_low"], look["sequential_ci_high"]
+            look["sequential"] = None if low is None or high is None else (low, high)
+            look["digits"] = domain.effect_digits(look, entry["kind"])
         entry["chart"] = {
             "type": "history",
             # a difference of shares reads in (percentage) points, as on the result card
@@ -468,18 +472,20 @@ def _xlsx(rows) -> bytes:
     return buffer.getvalue()
 
 
-def effect_text(value, kind: str, unit: str = "") -> str:
+def effect_text(value, kind: str, unit: str = "", digits: int | None = None) -> str:
     """An effect in its own terms: a ratio, percentage points (of a share, or of a measure
-    kept in per cent), or the metric's unit."""
+    kept in per cent), or the metric's unit; with `digits` decimals, the result's sentence's
+    (`effect_digits`), else two (one for points of a share)."""
     if value is None:
         return "—"
-    if kind == "ratio":
-        return shown_number(value, 2)
     if kind == "proportion":
-        return _("%(value)s pp", value=shown_number(value * 100, 1))
+        return _("%(value)s pp", value=shown_number(value * 100, 1 if digits is None else digits))
+    text = shown_number(value, 2 if digits is None else digits)
+    if kind == "ratio":
+        return text
     if kind == "points":
-        return _("%(value)s pp", value=shown_number(value, 2))
-    return f"{shown_number(value, 2)} {unit}".strip()
+        return _("%(value)s pp", value=text)
+    return f"{text} {unit}".strip()
 
 
 @bp.app_template_global()
