@@ -262,6 +262,33 @@ def test_planning_help_answers_in_plain_words(kari, db):
     assert needed and not needed.group(1).strip().isdigit(), small.text[:2000]
 
 
+def test_planning_help_for_a_rate_says_per_how_much_exposure(kari, db):
+    """A rate shown per 100 days is planned per 100 days: the help asks for the level so,
+    and says each citizen counts as that much exposure."""
+    response = kari.post(
+        "/metrics",
+        {
+            "slug": "visits",
+            "name": "Visits per 100 days",
+            "type": "rate",
+            "direction": "down",
+            "period": "month",
+            "rate_per": "100",
+        },
+    )
+    assert response.status_code == 303, response.text
+    metric = _metric_id(db, "visits")
+    asking = _advice(kari, metric, EN, typical_value="")
+    assert "a rate above 0 per 100 of exposure" in unescape(asking.text)
+    answer = unescape(_advice(kari, metric, EN, typical_value="0,8", planned_n="40").text)
+    assert "With 40 in each group" in answer
+    assert "each citizen in a group counts as that much exposure" in answer
+    # a share's help asks for a share only
+    _new_metric(kari)
+    share = unescape(_advice(kari, _metric_id(db, "housed"), EN, typical_value="").text)
+    assert "(a share between 0 and 1)" in share and "rate" not in share
+
+
 def test_pilot_list_filters_and_searches(kari, db):
     _draft(kari, db, "Kveldsåpent kontor")
     _draft(kari, db, "Digital timebok")

@@ -28,8 +28,13 @@ def planning_advice(
     typical_value=None,
     typical_spread=None,
     baseline_periods=None,
+    rate_per: float = 1.0,
 ) -> dict:
-    """Advice for one primary metric; `kind` says which sentence fits the numbers."""
+    """Advice for one primary metric; `kind` says which sentence fits the numbers.
+
+    A rate's typical level is read per `rate_per` of exposure, as the metric is shown
+    ("visits per 100 days"), and each citizen of a group counts as that much exposure;
+    the advice carries `rate_per` so the page can say so."""
     mid = _number(minimal_important_difference)
     n = _number(planned_n)
     level = _number(typical_value)
@@ -72,7 +77,7 @@ def planning_advice(
         )
     else:
         if level is None or level <= 0:
-            return {"kind": "need_level"}
+            return {"kind": "need_rate", "rate_per": rate_per}
         by_size = (
             power.plan_rates(baseline_rate=level, n_pilot=int(n), direction=direction)
             if n
@@ -87,6 +92,8 @@ def planning_advice(
             else None
         )
     advice = {"kind": "two_group", "metric_type": metric_type}
+    if metric_type == "rate":
+        advice["rate_per"] = rate_per
     if by_size is not None and by_size.defined:
         advice["detectable"] = by_size.effect
         advice["planned_n"] = int(n)

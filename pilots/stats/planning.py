@@ -246,6 +246,29 @@ def _rate_power(ratio_effect, baseline_rate, n, nobs_ratio, exposure, alpha, nul
     )
 
 
+# How far from 1 the detectable rate ratio is looked for, step by step (log scale):
+# ratios from 1.05 to 100, or from 1/1.05 to 1/100.
+_RATIO_STEPS = (1e-9, *(math.log(r) for r in (1.05, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100)))
+
+
+def _ratio_bracket(gap_ratio, sign: int) -> tuple[float, float]:
+    """The first step out from ratio 1 (on the log scale, `sign` the side) at which the
+    power reaches its target, and the step before it: brentq's bracket for the ratio
+    closest to 1 that the plan detects.
+
+    Stepping, not one jump to the far edge: with the variance under the alternative
+    (`method_var="alt"`), power falls again at extreme ratios as the pilot arm's
+    expected events near 0 (0.8 per unit, 40 units: 0.98 at ratio 0.1, 0.74 at 0.01),
+    so the far edge alone would wrongly say no ratio is detectable.
+    """
+    previous = sign * _RATIO_STEPS[0]
+    for step in _RATIO_STEPS[1:]:
+        if gap_ratio(sign * step) >= 0:
+            return previous, sign * step
+        previous = sign * step
+    raise ValueError("beyond search range")
+
+
 def plan_rates(
     *,
     baseline_rate: float,
@@ -305,13 +328,8 @@ def plan_rates(
                 return _rate_power(rr_, *args, n_pilot, ratio, exposure, alpha, null_ratio) - power
 
             sign = -1 if direction == "down" else 1
-            edge = sign * math.log(100.0)  # ratios from 1/100 to 100
-            if gap_ratio(edge) < 0:
-                raise ValueError("beyond search range")
-            n, rr = (
-                float(n_pilot),
-                math.exp(optimize.brentq(gap_ratio, sign * 1e-9, edge, xtol=1e-10)),
-            )
+            near, far = _ratio_bracket(gap_ratio, sign)
+            n, rr = (float(n_pilot), math.exp(optimize.brentq(gap_ratio, near, far, xtol=1e-10)))
     except (ValueError, RuntimeError, ZeroDivisionError, FloatingPointError):
         return _undefined("rate", solved_for, alpha, "no_solution", method, baseline=baseline_rate)
     n_p, n_c = _sizes(n, ratio)

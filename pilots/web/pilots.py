@@ -368,6 +368,7 @@ def _advice(design, choices, numbers) -> dict:
         typical_value=numbers.get("typical_value"),
         typical_spread=numbers.get("typical_spread"),
         baseline_periods=numbers.get("baseline_periods"),
+        rate_per=(metric.get("rate_per") or 1.0) if metric else 1.0,
     )
 
 

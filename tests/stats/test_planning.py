@@ -106,6 +106,23 @@ def test_solving_round_trips(metric):
     assert n_plan.power == 0.9 and n_plan.n_pilot >= n_plan.n_pilot_exact
 
 
+@pytest.mark.parametrize(("level", "n"), [(0.8, 40), (0.3, 100), (2.0, 10)])
+def test_a_detectable_fall_in_a_rate_is_found_though_power_falls_again_near_zero(level, n):
+    """With the variance under the alternative, power falls again as the pilot arm's
+    rate nears 0 (0.8 per unit, 40 units: 0.74 at ratio 0.01). The detectable fall is
+    the ratio closest to 1 with 80 % power, and solving back for n gives n."""
+    plan = plan_rates(baseline_rate=level, n_pilot=n, direction="down")
+    assert plan.defined and 0.01 < plan.effect < 1
+    assert plan_rates(baseline_rate=level, rate_ratio=plan.effect, n_pilot=n, power=None).power == (
+        pytest.approx(0.8, abs=1e-6)
+    )
+    back = plan_rates(baseline_rate=level, rate_ratio=plan.effect)
+    assert back.n_pilot_exact == pytest.approx(n, rel=1e-5)
+    # why one jump to the edge of the search (ratio 1/100) found nothing
+    edge = plan_rates(baseline_rate=0.8, rate_ratio=0.01, n_pilot=40, power=None)
+    assert edge.power < 0.8
+
+
 def test_unequal_arms():
     plan = plan_means(sd=1.0, difference=0.5, ratio=2.0)
     assert plan.n_comparison == math.ceil(2 * plan.n_pilot_exact)
