@@ -1,7 +1,9 @@
 """Settings: defaults in code, then `instance/config.py`, then `PILOTS_<SETTING>` variables.
 
-The app refuses to start in production mode with the default secret key, so a
-forgotten setting fails loudly instead of signing sessions with a public value.
+The web app refuses to start in production mode with the default secret key, so a
+forgotten setting fails loudly instead of signing sessions with a public value. The
+command-line tools (migrate, backup, scheduler, ...) sign nothing, so they run without it;
+see `create_app`.
 """
 
 from __future__ import annotations
@@ -60,12 +62,6 @@ def _apply_mode(app) -> None:
         raise ConfigurationError(
             f"PILOTS_MODE must be production, development or testing, not {mode!r}"
         )
-    if mode == "production" and app.config["SECRET_KEY"] in (DEFAULT_SECRET_KEY, "", None):
-        raise ConfigurationError(
-            "Refusing to start in production mode with the default secret key: set "
-            "PILOTS_SECRET_KEY or SECRET_KEY in instance/config.py "
-            "(or PILOTS_MODE=development on a developer machine)."
-        )
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -73,3 +69,21 @@ def _apply_mode(app) -> None:
         TESTING=mode == "testing" or app.config.get("TESTING", False),
         RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URI"],
     )
+
+
+def require_secret_key(app) -> None:
+    """Refuse to serve in production mode with the public default (or no) secret key.
+
+    The key signs the session cookie and the CSRF tokens: with the public default anyone
+    could forge a session.
+    """
+    if app.config["MODE"] == "production" and app.config["SECRET_KEY"] in (
+        DEFAULT_SECRET_KEY,
+        "",
+        None,
+    ):
+        raise ConfigurationError(
+            "Refusing to start in production mode with the default secret key: set "
+            "PILOTS_SECRET_KEY or SECRET_KEY in instance/config.py "
+            "(or PILOTS_MODE=development on a developer machine)."
+        )

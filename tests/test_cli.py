@@ -3,7 +3,11 @@
 import re
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+from flask.cli import cli as flask_cli
 
 from pilots import cli, config, create_app
 from pilots.db import connect
@@ -104,6 +108,46 @@ def test_demo_on_an_empty_database_takes_the_last_look_of_its_closed_pilots(tmp_
     db.close()
     assert [status for status, _ in closed] == ["concluded", "stopped"]
     assert all(looks >= 1 for _, looks in closed)
+
+
+@pytest.fixture
+def production_without_a_key(tmp_path, monkeypatch):
+    """As cron runs `flask --app pilots ...` on a server: production mode, no secret key."""
+    monkeypatch.setenv("PILOTS_MODE", "production")
+    monkeypatch.setenv("PILOTS_SECRET_KEY", config.DEFAULT_SECRET_KEY)
+    monkeypatch.setenv("PILOTS_DATABASE", str(tmp_path / "cron.sqlite3"))
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")  # Flask's CLI sets it; put it back after
+    return tmp_path
+
+
+def _flask(*args):
+    """`flask --app pilots ARGS` as a shell runs it: the CLI itself creates the app."""
+    return CliRunner().invoke(flask_cli, ["--app", "pilots", *args])
+
+
+def test_commands_run_in_production_without_a_secret_key(production_without_a_key):
+    migrated = _flask("migrate")
+    assert migrated.exit_code == 0, migrated.output
+    assert "Applied" in migrated.output
+    backed_up = _flask("backup", str(production_without_a_key / "backups") + "/")
+    assert backed_up.exit_code == 0 and "verified" in backed_up.output
+    assert _flask("audit", "verify").exit_code == 0
+    assert _flask("limiter", "limits").exit_code == 0  # Flask-Limiter's, a plugin command
+
+
+def test_serving_in_production_without_a_secret_key_is_refused(
+    production_without_a_key, monkeypatch
+):
+    served = []
+    monkeypatch.setattr("flask.cli.run_simple", lambda *args, **kwargs: served.append(args))
+    run = _flask("run")
+    assert isinstance(run.exception, config.ConfigurationError) and served == []
+    with pytest.raises(config.ConfigurationError, match="default secret"):
+        create_app()  # as gunicorn 'pilots:create_app()' does
+    with click.Context(click.Command("shell"), obj=ScriptInfo()):  # an app made for a command ...
+        app = create_app()
+    refused = app.test_client().get("/")  # ... refuses to serve a request
+    assert refused.status_code == 500 and "Set-Cookie" not in refused.headers
 
 
 def _command_names(group, prefix=""):

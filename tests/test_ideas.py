@@ -110,6 +110,20 @@ def test_one_support_per_person_and_comments_pass_the_guard(db):
     assert len(ideas.comments(db, idea["id"])) == 1
 
 
+def test_an_author_cannot_support_her_own_idea_but_may_take_an_old_support_back(db):
+    kari, ola = user(db, DEMO_EMAIL["frontline"]), user(db, OLA)
+    idea = ideas.propose_idea(db, a_draft(db, co_authors=OLA)["id"], kari, now=NOW)
+    before = snapshot(db)
+    for author in (kari, ola):  # the one who wrote it and a co-author
+        with pytest.raises(DomainError) as caught:
+            ideas.set_support(db, idea["id"], author, True)
+        assert "your own idea" in caught.value.message
+    assert snapshot(db) == before
+    db["idea_support"].insert({"idea_id": idea["id"], "user_id": kari, "created_at": NOW})
+    assert ideas.set_support(db, idea["id"], kari, False) is False
+    assert ideas.get_idea(db, idea["id"], kari)["support_count"] == 0
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
@@ -325,6 +339,24 @@ def test_the_whole_walk_through_the_web(app, client, auth, db):
     pilot = next(db.query("SELECT * FROM pilot WHERE idea_id = ?", [idea_id]))
     page = ola.get(f"/stories/{story['id']}").text
     assert f"/pilots/{pilot['id']}" in page
+
+
+def test_the_author_has_no_support_button_and_her_support_is_refused(app, db):
+    kari = user(db, DEMO_EMAIL["frontline"])
+    idea_id = ideas.propose_idea(db, a_draft(db)["id"], kari, now=NOW)["id"]
+    support = f"/ideas/{idea_id}/support"
+    author, token = signed_in_client(app, DEMO_EMAIL["frontline"])
+    assert support not in author.get(f"/ideas/{idea_id}").text
+    other, _ = signed_in_client(app, OLA)
+    assert support in other.get(f"/ideas/{idea_id}").text
+    refused = author.post(
+        support, data={"csrf_token": token, "on": "1"}, headers={"HX-Request": "true"}
+    )
+    assert refused.status_code == 422 and "<html" not in refused.text
+    assert "Du kan ikke støtte din egen idé" in refused.text
+    plain = author.post(support, data={"csrf_token": token, "on": "1"}, follow_redirects=True)
+    assert "Du kan ikke støtte din egen idé" in plain.text
+    assert db["idea_support"].count_where("idea_id = ?", [idea_id]) == 0
 
 
 def test_frontline_cannot_answer(app, db):

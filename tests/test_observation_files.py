@@ -368,6 +368,15 @@ def test_an_exported_apostrophe_before_a_formula_character_is_dropped_again():
     assert read("metric;period;unit;value\nwait;01.01.2026;'-12;1\n")[0].unit == "-12"
 
 
+def test_a_json_list_keeps_a_leading_apostrophe_as_sent():
+    # JSON exports never add the formula apostrophe, so there it is part of the value.
+    records = [{"metric": "wait", "period": "2026-01-01", "unit": "'=x", "value": 1}]
+    assert list(read_records(records, METRICS))[0].unit == "'=x"
+    with pytest.raises(FileRefused) as caught:
+        list(read_records([{**records[0], "arm": "'pilot"}], METRICS))
+    assert codes(caught.value) == [(1, "arm", "unknown_arm")]
+
+
 def test_national_id_check_uses_the_check_digits():
     assert looks_like_national_id("01017000027")
     assert not looks_like_national_id("01017000028")

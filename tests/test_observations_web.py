@@ -438,6 +438,16 @@ def test_the_api_posts_csv_and_json_and_gets_them_back(app, db):
     assert "metric “nope” is not one of this pilot's metrics: er-visits," in unknown.json["error"]
 
 
+def test_the_api_stores_a_json_unit_with_a_leading_apostrophe_as_sent(app, db):
+    client, pilot = app.test_client(), _pilot(db)
+    url = f"/api/v1/pilots/{pilot}/observations"
+    record = {"metric": "housed-6m", "period": "01.11.2026", "unit": "'=x", "value": 1}
+    assert _api(client, db, KARI, "POST", url, json=[record]).status_code == 200
+    got = _api(client, db, JONAS, "GET", url + "?metric=housed-6m").json
+    assert any(row["unit"] == "'=x" for row in got)
+    assert not any(row["unit"] == "=x" for row in got)
+
+
 def test_the_api_refuses_with_line_and_column_and_stores_nothing(app, db):
     client = app.test_client()
     pilot = _pilot(db)

@@ -353,7 +353,15 @@ def _visible_proposed(db, idea_id: int, user_id: int) -> dict:
 
 
 def set_support(db, idea_id: int, user_id: int, on: bool, now: str | None = None) -> bool:
-    """Support an idea (once per person), or take the support back."""
+    """Support an idea (once per person), or take the support back.
+
+    Support counts the others who want the idea, so its authors cannot add theirs; they
+    can still take back one given before this rule.
+    """
+    if on and is_author(db, idea_id, user_id):
+        raise DomainError(
+            "You cannot support your own idea: support counts the others who want it."
+        )
     return _toggle(db, "idea_support", "idea.support", idea_id, user_id, on, now)
 
 

@@ -770,9 +770,19 @@ class ObservationFile:
         self._width = width
         return True
 
+    def _cleaned(self, text: str) -> str:
+        """The text stripped, and from a file also without the export's formula apostrophe.
+
+        Only CSV and .xlsx files come back from a spreadsheet, where our CSV export's
+        apostrophe may still stand; a JSON list (the API) or quick entry never had one, so
+        there a leading apostrophe is part of what was sent and stays.
+        """
+        cleaned = text.strip()
+        return cleaned if self.kind == "records" else _unquote(cleaned)
+
     def _metric(self, text: str, line: int):
         """Look a metric up more kindly than the fast path; None spec when unknown."""
-        cleaned = _unquote(text.strip())
+        cleaned = self._cleaned(text)
         spec = self._specs.get(cleaned)
         if spec is not None:
             return cleaned, spec
@@ -858,7 +868,7 @@ class ObservationFile:
         return iso
 
     def _arm(self, text: str, line: int) -> str | None:
-        cleaned = _unquote(text.strip()).lower()
+        cleaned = self._cleaned(text).lower()
         if not cleaned and "pilot" in self.arms:
             return "pilot"
         if cleaned in self.arms:
@@ -883,7 +893,7 @@ class ObservationFile:
         return None
 
     def _unit(self, text: str, line: int) -> str | None:
-        cleaned = _unquote(text.strip())
+        cleaned = self._cleaned(text)
         if len(cleaned) > MAX_UNIT_LENGTH:
             self._errors.add(
                 line,
@@ -1152,7 +1162,8 @@ def read_records(
     """Check a JSON list (or quick-entry rows) of objects by the same rules as a file.
 
     The `line` of a row is its 1-based position in the list. Values may be numbers or
-    text; periods text (`YYYY-MM-DD` or `DD.MM.YYYY`) or dates.
+    text; periods text (`YYYY-MM-DD` or `DD.MM.YYYY`) or dates. Text is taken as sent: a
+    JSON export has no formula apostrophes, so none is dropped (`'=x` stays `'=x`).
     """
     reader = ObservationFile(
         None,
@@ -1269,7 +1280,7 @@ def _kind(file, filename: str | None, errors: ErrorList) -> str | None:
 
 
 def _unquote(text: str) -> str:
-    """Undo the export's formula neutralisation: drop an apostrophe before = + - @."""
+    """Undo the CSV export's formula neutralisation: drop an apostrophe before = + - @."""
     if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
         return text[1:]
     return text

@@ -13,7 +13,8 @@ catalogue.
 
 Formula neutralisation: a text cell that starts with = + - @, a tab or a carriage
 return gets a leading apostrophe, so a spreadsheet shows it as text instead of running
-it; the readers drop that apostrophe again, so an export re-imports unchanged. Numbers
+it; the CSV and .xlsx readers drop that apostrophe again, so an export re-imports
+unchanged. JSON is never neutralised, so a JSON list (the API) is read as sent. Numbers
 are never neutralised: they are written by this module from stored REAL values, so
 they can only be digits, a minus sign and the decimal mark (`-1,5` stays a number).
 """

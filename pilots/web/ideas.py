@@ -220,6 +220,7 @@ def _detail(idea: dict, block=None, status=200, **extra):
         "marked": {},
         "form": {},
         "ask_names": False,
+        "engagement_error": None,
     }
     context.update(extra)
     return page("ideas/detail.html", block, status=status, **context)
@@ -239,7 +240,11 @@ def _toggle(idea_id: int, function, flag: str):
     except NotFound:
         abort(404)
     except DomainError as error:
-        flash(_(error.message, **error.params), "error")
+        message = _(error.message, **error.params)
+        if is_htmx():  # the swapped block says it; a flash would wait for the next page
+            idea = found(domain.get_idea, idea_id, current_user.id)
+            return _detail(idea, "engagement", status=422, engagement_error=message)
+        flash(message, "error")
     if is_htmx():
         return _detail(found(domain.get_idea, idea_id, current_user.id), "engagement")
     return see_other(url_for("ideas.detail", idea_id=idea_id))
