@@ -470,3 +470,19 @@ def test_json_records_follow_the_same_rules():
     ]
     rows = list(read_records(records[:2], METRICS))
     assert rows[1] == Observation("housed", "2026-01-01", "comparison", "", 3.0, 4.0, 2)
+
+
+def test_a_rate_shown_per_an_amount_needs_its_exposure_in_n():
+    """Counted as n = 1, a row of 2 visits would read as 200 visits per 100 days: a rate
+    shown per an amount refuses a row without n, by file and by JSON alike, naming it."""
+    metrics = {**METRICS, "visits": MetricSpec("rate", 0, None, "month", rate_per=100.0)}
+    text = "metric;period;unit;value;n\nvisits;01.03.2026;a;2;250\nvisits;01.03.2026;b;2;\n"
+    refusal = refused(text, metrics)
+    assert codes(refusal) == [(3, "n", "n_needed_for_rate")]
+    assert "per 100 of exposure" in refusal.errors[0].text
+    records = [{"metric": "visits", "period": "2026-03-01", "unit": "b", "value": 2}]
+    with pytest.raises(FileRefused) as caught:
+        list(read_records(records, metrics))
+    assert codes(caught.value) == [(1, "n", "n_needed_for_rate")]
+    # a rate per 1 of exposure may still leave n out: the row counts n = 1
+    assert read("metric;period;value\nadmissions;01.03.2026;2\n")[0].n is None

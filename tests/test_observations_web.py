@@ -545,7 +545,12 @@ def test_undo_asks_first_then_removes_the_rows_still_carrying_the_upload(kari, d
     # one row of the demo file is rewritten by quick entry: it now belongs to that entry
     kari.post(
         f"/pilots/{pilot}/data/entry",
-        {"metric": "er-visits", "until": "2026-10-15", "v|2026-10-01|pilot": "9"},
+        {
+            "metric": "er-visits",
+            "until": "2026-10-15",
+            "v|2026-10-01|pilot": "9",
+            "n|2026-10-01|pilot": "300",
+        },
         headers=HTMX,
     )
     carrying = db.execute(

@@ -89,10 +89,17 @@ class MetricSpec:
     min_value: float | None = None
     max_value: float | None = None
     period: str | None = None  # when given, a row's date must start such a period
+    rate_per: float = 1.0  # a rate shown per this much exposure needs n (see `_no_n`)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> MetricSpec:
-        return cls(row["type"], row.get("min_value"), row.get("max_value"), row.get("period"))
+        return cls(
+            row["type"],
+            row.get("min_value"),
+            row.get("max_value"),
+            row.get("period"),
+            row.get("rate_per") or 1.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -508,7 +515,7 @@ class ObservationFile:
                     metric, spec = self._metric(metric, line)
                     if spec is None:
                         continue
-                kind, low, high, cache, _, _ = spec
+                kind, _, _, cache, _, _ = spec
                 ok = True
                 iso = cache.get(period)
                 if iso is None:
@@ -545,8 +552,7 @@ class ObservationFile:
                         continue
                 else:
                     nv = None
-                    if not low <= v <= high or (kind == "proportion" and v != 0 and v != 1):
-                        self._out_of_range(kind, v, spec, line)
+                    if not self._no_n(kind, v, spec, line):
                         continue
                 if ok:
                     observation = new(Observation, (metric, iso, arm_name, unit, v, nv, line))
@@ -638,12 +644,11 @@ class ObservationFile:
         nv = None if n is None or n == "" else self._number_cell(n, line, "n")
         if v is None or (nv is None and n is not None and n != ""):
             return None
-        kind, low, high = spec[0], spec[1], spec[2]
+        kind = spec[0]
         if nv is not None:
             if not self._counts(kind, v, nv, spec, line):
                 return None
-        elif not low <= v <= high or (kind == "proportion" and v != 0 and v != 1):
-            self._out_of_range(kind, v, spec, line)
+        elif not self._no_n(kind, v, spec, line):
             return None
         if iso is None or arm is None or unit is None:
             return None
@@ -989,6 +994,27 @@ class ObservationFile:
             return number
         self._errors.add(line, column, "too_large", "“%(value)s” is too large.", value=text)
         return None
+
+    def _no_n(self, kind: str, value: float, spec, line: int) -> bool:
+        """Check a row without n: one observation of one unit, within the metric's range
+        (0 or 1 for a proportion). A rate shown per an amount of exposure ("per 100
+        days") needs its exposure: counted as 1, the row's events would read as events
+        per 1/100 of the amount, a hundredfold rate."""
+        low, high = spec[1], spec[2]
+        if kind == "rate" and spec[5].rate_per != 1.0:
+            self._errors.add(
+                line,
+                "n",
+                "n_needed_for_rate",
+                "This rate is shown per %(amount)s of exposure: give the exposure in n (for"
+                " example the days followed), with the events in value.",
+                amount=_show(spec[5].rate_per),
+            )
+            return False
+        if not low <= value <= high or (kind == "proportion" and value != 0 and value != 1):
+            self._out_of_range(kind, value, spec, line)
+            return False
+        return True
 
     def _counts(self, kind: str, value: float, n: float, spec, line: int) -> bool:
         """Check a row with n: successes of n trials, or events in n exposure."""

@@ -114,7 +114,7 @@ def _pilot_metrics(db, pilot_id: int) -> list[dict]:
     the pilot's own export, imports as it was exported."""
     return list(
         db.query(
-            """SELECT m.id, m.slug, m.type, m.min_value, m.max_value, m.period
+            """SELECT m.id, m.slug, m.type, m.min_value, m.max_value, m.period, m.rate_per
                FROM pilot_metric pm JOIN metric m ON m.id = pm.metric_id
                WHERE pm.pilot_id = ?""",
             [pilot_id],
