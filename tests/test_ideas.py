@@ -466,3 +466,18 @@ def test_api_refuses_personal_data_in_ideas_and_stores_nothing(client, db):
         ("proposal", "address"),
     }
     assert snapshot(db) == before
+
+
+def test_an_ideas_draft_pilot_is_listed_only_to_those_who_may_open_it(app, db):
+    """A draft pilot is its team's (and their leaders'): a case handler reading the idea
+    gets no link that would answer 404."""
+    draft = next(
+        db.query("SELECT id, idea_id FROM pilot WHERE status = 'draft' AND idea_id IS NOT NULL")
+    )
+    link = f'href="/pilots/{draft["id"]}"'
+    team, _ = signed_in_client(app, DEMO_EMAIL["frontline"])
+    assert link in team.get(f"/ideas/{draft['idea_id']}").text
+    assert team.get(f"/pilots/{draft['id']}").status_code == 200
+    sara, _ = signed_in_client(app, DEMO_EMAIL["case_handler"])
+    assert sara.get(f"/pilots/{draft['id']}").status_code == 404
+    assert link not in sara.get(f"/ideas/{draft['idea_id']}").text

@@ -598,3 +598,25 @@ def test_undo_is_refused_to_whoever_may_not_enter_data_for_the_pilot(app, jonas,
     kari.login(KARI)
     assert kari.client.get(url.replace(f"/pilots/{pilot}/", f"/pilots/{other}/")).status_code == 404
     assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("period", "day", "words"),
+    [
+        ("month", "15.11.2026", "første dag i en måned; skriv 01.11.2026"),
+        ("quarter", "15.11.2026", "første dag i et kvartal; skriv 01.10.2026"),
+        ("week", "26.11.2026", "ikke en mandag"),
+    ],
+)
+def test_a_date_that_does_not_start_its_period_is_named_in_norwegian(app, period, day, words):
+    """The period is worded in the reader's language ("en måned", not "en month")."""
+    from pilots.domain.observation_files import FileRefused, MetricSpec, read_observations
+    from pilots.web.observations import error_text
+
+    metrics = {"wait": MetricSpec("mean", 0, 365, period)}
+    text = f"metric;period;value\nwait;{day};1\n".encode()
+    with pytest.raises(FileRefused) as caught:
+        list(read_observations(io.BytesIO(text), metrics))
+    with app.test_request_context(headers={"Accept-Language": "nb"}):
+        message = error_text(caught.value.errors[0])
+    assert words in message and period not in message

@@ -187,10 +187,12 @@ def test_a_plan_with_several_faults_comes_back_with_all_of_them(db, kari):
     page = unescape(response.text)
     start = page.index('class="error-summary"')
     summary = page[start : page.index("</ul>", start)]
-    assert "4 things to mend" in summary
-    for field in ("title", "cost", "end_date", "metrics"):
-        assert f'href="#{field}-error"' in summary and f'id="{field}-error"' in page
-    assert "A pilot needs a title." in summary and "mye is not a number." in summary
+    assert "Mend these before it is saved" in summary
+    for field in ("title", "cost", "end_date"):  # each links to its field
+        assert f'href="#{field}"' in summary and f'id="{field}-error"' in page
+    assert 'href="#metrics-error"' in summary  # a table of fields: to its message
+    assert "Title: A pilot needs a title." in summary
+    assert "Extra cost (NOK): “mye” is not a number." in summary
     assert "Metric row 1: the smallest difference that matters, abc, is not a number." in page
     assert "Metric housed is chosen twice." in page
     assert "Metric row 2: choose primary, secondary or balancing." in page
@@ -262,14 +264,14 @@ def test_planning_help_answers_in_plain_words(kari, db):
     assert needed and not needed.group(1).strip().isdigit(), small.text[:2000]
 
 
-def test_planning_help_for_a_rate_says_per_how_much_exposure(kari, db):
-    """A rate shown per 100 days is planned per 100 days: the help asks for the level so,
-    and says each citizen counts as that much exposure."""
+def test_planning_help_for_a_rate_speaks_in_the_metrics_own_terms(kari, db):
+    """A rate shown per 100 days is planned per 100 days, in the metric's words; a fall
+    reads as a fall, and a size too small for any change says so."""
     response = kari.post(
         "/metrics",
         {
             "slug": "visits",
-            "name": "Visits per 100 days",
+            "name": "Visits per 100 days followed",
             "type": "rate",
             "direction": "down",
             "period": "month",
@@ -278,11 +280,15 @@ def test_planning_help_for_a_rate_says_per_how_much_exposure(kari, db):
     )
     assert response.status_code == 303, response.text
     metric = _metric_id(db, "visits")
-    asking = _advice(kari, metric, EN, typical_value="")
-    assert "a rate above 0 per 100 of exposure" in unescape(asking.text)
-    answer = unescape(_advice(kari, metric, EN, typical_value="0,8", planned_n="40").text)
-    assert "With 40 in each group" in answer
-    assert "each citizen in a group counts as that much exposure" in answer
+    asking = unescape(_advice(kari, metric, EN, typical_value="").text)
+    assert "level per 100, as the metric “Visits per 100 days followed” is counted" in asking
+    answer = unescape(_advice(kari, metric, EN, typical_value="3", planned_n="40").text)
+    assert "can reliably detect a fall to 0.67 times today's rate (33 % fewer)" in answer
+    assert "counts each citizen as followed for 100" in answer
+    needed = unescape(_advice(kari, metric, EN, typical_value="3", **{"mid-0": "0,2"}).text)
+    assert "a rate 20 % lower, you need about" in needed
+    small = unescape(_advice(kari, metric, EN, typical_value="0,05", planned_n="10").text)
+    assert "With 10 in each group, not even a large change can be detected" in small
     # a share's help asks for a share only
     _new_metric(kari)
     share = unescape(_advice(kari, _metric_id(db, "housed"), EN, typical_value="").text)

@@ -114,6 +114,16 @@ def test_a_result_cards_figures_are_rounded_as_its_sentence(client, ids, design)
     assert checked >= 1
 
 
+def test_an_effect_that_rounds_to_zero_has_no_sign(app):
+    """A small negative effect reads "0,00 døgn", not "-0,00 døgn", as its sentence does."""
+    from pilots.web.results import effect_text
+
+    with app.test_request_context(headers={"Accept-Language": "nb"}):
+        assert effect_text(-0.001, "mean", "døgn") == "0,00 døgn"
+        assert effect_text(-0.0001, "proportion", "", 1).startswith("0,0 ")
+        assert effect_text(-0.3, "mean", "døgn", 1) == "-0,3 døgn"
+
+
 def test_a_difference_of_a_measure_in_per_cent_reads_in_points():
     """Sick leave is kept in per cent: its difference is percentage points, not %."""
     result = {"details": {"metric_type": "mean"}}

@@ -56,7 +56,7 @@ def _number(value, field: str) -> float | None:
     try:
         return float(text.replace(",", "."))
     except ValueError:
-        raise DomainError("%(value)s is not a number.", field, value=value) from None
+        raise DomainError("“%(value)s” is not a number.", field, value=value) from None
 
 
 def clean_metric(fields: dict) -> dict:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pilots.db import from_utc_text
-from pilots.domain import DomainError
+from pilots.domain import DomainError, translatable
 
 ARMS = ("pilot", "comparison")
 COLUMNS = ("metric", "period", "arm", "unit", "value", "n")
@@ -79,6 +79,16 @@ class Observation(NamedTuple):
     value: float
     n: float | None
     line: int
+
+
+# A date that does not start the metric's period, one message per kind of period: each
+# language words the period its own way (en måned, et kvartal, et år).
+_NOT_PERIOD_START = {
+    "week": translatable("%(value)s is not a Monday, the first day of a week; write %(expected)s."),
+    "month": translatable("%(value)s is not the first day of a month; write %(expected)s."),
+    "quarter": translatable("%(value)s is not the first day of a quarter; write %(expected)s."),
+    "year": translatable("%(value)s is not the first day of a year; write %(expected)s."),
+}
 
 
 @dataclass(frozen=True)
@@ -850,9 +860,8 @@ class ObservationFile:
                 line,
                 "period",
                 "not_period_start",
-                "%(value)s is not the first day of a %(period)s; write %(expected)s.",
+                _NOT_PERIOD_START[kind],
                 value=cleaned,
-                period=kind,
                 expected=start.strftime("%d.%m.%Y") if dmy else start.isoformat(),
             )
             return None

@@ -302,7 +302,7 @@ def _optional_number(fields: dict, name: str, integer=False):
     try:
         value = float(raw.replace(",", ".").replace(" ", "").replace("\xa0", ""))
     except ValueError:
-        raise DomainError("%(value)s is not a number.", name, value=raw) from None
+        raise DomainError("“%(value)s” is not a number.", name, value=raw) from None
     if value < 0:
         raise DomainError("The number cannot be negative.", name)
     if integer:

@@ -29,12 +29,14 @@ def planning_advice(
     typical_spread=None,
     baseline_periods=None,
     rate_per: float = 1.0,
+    metric_name: str = "",
 ) -> dict:
     """Advice for one primary metric; `kind` says which sentence fits the numbers.
 
     A rate's typical level is read per `rate_per` of exposure, as the metric is shown
     ("visits per 100 days"), and each citizen of a group counts as that much exposure;
-    the advice carries `rate_per` so the page can say so."""
+    the advice carries `rate_per` and `metric_name` so the page can say so. A planned size
+    that can detect no change within reach (too few events expected) is `undetectable`."""
     mid = _number(minimal_important_difference)
     n = _number(planned_n)
     level = _number(typical_value)
@@ -77,7 +79,7 @@ def planning_advice(
         )
     else:
         if level is None or level <= 0:
-            return {"kind": "need_rate", "rate_per": rate_per}
+            return {"kind": "need_rate", "rate_per": rate_per, "metric_name": metric_name}
         by_size = (
             power.plan_rates(baseline_rate=level, n_pilot=int(n), direction=direction)
             if n
@@ -91,16 +93,19 @@ def planning_advice(
             if ratio
             else None
         )
-    advice = {"kind": "two_group", "metric_type": metric_type}
+    advice = {"kind": "two_group", "metric_type": metric_type, "direction": direction}
     if metric_type == "rate":
-        advice["rate_per"] = rate_per
-    if by_size is not None and by_size.defined:
-        advice["detectable"] = by_size.effect
+        advice.update(rate_per=rate_per, metric_name=metric_name)
+    if by_size is not None:
         advice["planned_n"] = int(n)
+        if by_size.defined:
+            advice["detectable"] = by_size.effect
+        else:
+            advice["undetectable"] = True
     if by_mid is not None and by_mid.defined:
         advice["needed_n"] = by_mid.n_pilot
         advice["mid"] = mid
-    if "detectable" not in advice and "needed_n" not in advice:
+    if not {"detectable", "undetectable", "needed_n"} & advice.keys():
         return {"kind": "need_size_or_mid"}
     return advice
 

@@ -15,6 +15,7 @@ from flask_login import current_user
 from pilots.domain import DomainError, NotFound
 from pilots.domain import ideas as domain
 from pilots.domain import organisation as org
+from pilots.domain import pilots as pilot_domain
 from pilots.domain import stories as story_domain
 from pilots.web import get_db
 from pilots.web.access import SIGNED_IN, allow, is_htmx
@@ -200,6 +201,19 @@ def _day(value):
 # ---- one idea ----------------------------------------------------------------
 
 
+def _pilots_seen_by(db, idea_id: int, user_id: int) -> list[dict]:
+    """The idea's pilots this person may open: a draft only for its team and their
+    leaders, as its page shows it (another reader would follow the link to a 404)."""
+    seen = []
+    for pilot in story_domain.pilots_of_idea(db, idea_id):
+        try:
+            pilot_domain.visible_pilot(db, pilot["id"], user_id)
+        except NotFound:
+            continue
+        seen.append(pilot)
+    return seen
+
+
 def _detail(idea: dict, block=None, status=200, **extra):
     db = get_db()
     user_id = current_user.id
@@ -211,7 +225,7 @@ def _detail(idea: dict, block=None, status=200, **extra):
         "supporters": domain.supporters(db, idea["id"]),
         "comments": domain.comments(db, idea["id"]),
         "answers": domain.answers(db, idea["id"]),
-        "pilots": story_domain.pilots_of_idea(db, idea["id"]),
+        "pilots": _pilots_seen_by(db, idea["id"], user_id),
         "may_answer": domain.may_answer(db, idea, user_id) and idea["status"] != "accepted",
         "answer_teams": domain.answer_teams(db, user_id),
         "overdue": domain.is_overdue(idea),

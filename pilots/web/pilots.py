@@ -369,6 +369,7 @@ def _advice(design, choices, numbers) -> dict:
         typical_spread=numbers.get("typical_spread"),
         baseline_periods=numbers.get("baseline_periods"),
         rate_per=(metric.get("rate_per") or 1.0) if metric else 1.0,
+        metric_name=metric["name"] if metric else "",
     )
 
 

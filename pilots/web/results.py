@@ -479,13 +479,21 @@ def effect_text(value, kind: str, unit: str = "", digits: int | None = None) -> 
     if value is None:
         return "—"
     if kind == "proportion":
-        return _("%(value)s pp", value=shown_number(value * 100, 1 if digits is None else digits))
-    text = shown_number(value, 2 if digits is None else digits)
+        shown = _unsigned_zero(shown_number(value * 100, 1 if digits is None else digits))
+        return _("%(value)s pp", value=shown)
+    text = _unsigned_zero(shown_number(value, 2 if digits is None else digits))
     if kind == "ratio":
         return text
     if kind == "points":
         return _("%(value)s pp", value=text)
     return f"{text} {unit}".strip()
+
+
+def _unsigned_zero(text: str) -> str:
+    """A number that rounds to zero, without its sign: "-0,00" reads as an effect where
+    there is none (the sentence writes it "0" too)."""
+    bare = text.lstrip("-\u2212")
+    return bare if not bare.strip("0,.\u00a0 ") else text
 
 
 @bp.app_template_global()

@@ -24,14 +24,36 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 });
 
-// After htmx swaps in a form with errors, move focus to the first field at fault,
-// so keyboard and screen-reader users land where the problem is.
-// An outerHTML swap replaces the element that had focus, so look in the whole page.
-document.addEventListener("htmx:afterSettle", function () {
-  const invalid = document.querySelector("[aria-invalid='true']");
+// After htmx swaps in a form with errors, move focus to the first field at fault in
+// what was swapped in (the event's target: for an outerHTML swap, the new element), so
+// keyboard and screen-reader users land where the problem is. Only there: a swap
+// elsewhere (the planning help as one types, a file's preview) must not pull the focus
+// back to a fault shown earlier, away from the field being typed in.
+document.addEventListener("htmx:afterSettle", function (event) {
+  const swapped = event.target;
+  if (!(swapped instanceof Element)) {
+    return;
+  }
+  const invalid = swapped.matches("[aria-invalid='true']")
+    ? swapped
+    : swapped.querySelector("[aria-invalid='true']");
   if (invalid) {
     invalid.focus();
   }
+});
+
+// A link in a form's list of errors leads to the field itself, its label in view
+// (the browser's own jump would put the field at the window's top edge, its label
+// above it, and leave the focus behind).
+document.addEventListener("click", function (event) {
+  const link = event.target.closest(".error-summary a[href^='#']");
+  const target = link && document.getElementById(link.hash.slice(1));
+  if (!target) {
+    return;
+  }
+  event.preventDefault();
+  (target.closest(".field, fieldset") || target).scrollIntoView();
+  target.focus({ preventScroll: true });
 });
 
 // "Evaluate now" swaps in a new results section, its own button included, and the

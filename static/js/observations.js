@@ -35,7 +35,9 @@
           if (n !== null) {
             value = n > 0 ? value / (n / (config.per || 1)) : null;
           } else if (!config.percent) {
-            value = value * (config.per || 1); // a rate without n counts n = 1, as the results do
+            // A rate without n counts n = 1, as the results do; one shown per an amount
+            // (per 100 days) needs its n, as the import says, so it is not drawn.
+            value = (config.per || 1) === 1 ? value : null;
           } else if (config.percent && value !== 0 && value !== 1) {
             value = null; // a share needs its n
           }

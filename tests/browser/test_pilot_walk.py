@@ -129,7 +129,8 @@ def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
 
 def test_a_plan_with_several_faults_opens_at_the_list_of_them(page, live_server, axe):
     """Several faults in one save: the page opens at a list of them at the form's top,
-    and each item leads to its field's message."""
+    each named by its field and leading to it; typing on after that stays where one types
+    (the planning help's reload used to pull the focus back to the first fault)."""
     sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
     page.goto(f"{live_server}/pilots/new")
     page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
@@ -140,15 +141,42 @@ def test_a_plan_with_several_faults_opens_at_the_list_of_them(page, live_server,
     page.select_option("#metric_id-0", label="Bor fortsatt i egen bolig etter seks måneder")
     page.select_option("#role-0", "primary")
     page.fill("#mid-0", "abc")
-    page.evaluate("() => document.querySelector('#title').removeAttribute('required')")
     page.get_by_role("button", name="Lagre planen").click()
     summary = page.locator(".error-summary")
     summary.wait_for()
-    assert "3 ting må rettes" in summary.inner_text()
+    assert "Rett dette før det kan lagres" in summary.inner_text()
     page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
+    # a link leads to the field itself, its label in view
+    summary.get_by_role("link", name="Ekstra kostnad (kr):", exact=False).press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'cost'")
+    assert page.locator("label[for=cost]").evaluate("el => el.getBoundingClientRect().top >= 0")
     summary.get_by_role("link", name="abc", exact=False).click()
-    page.wait_for_function("() => location.hash === '#metrics-error'")
+    page.wait_for_function("() => document.activeElement.id === 'metrics-error'")
     assert page.locator("#metrics-error").evaluate(
         "el => el.getBoundingClientRect().top < window.innerHeight"
     )
+    # typing elsewhere (the planning help reloads as one types) keeps the focus there
+    page.fill("#hypothesis", "")
+    page.locator("#hypothesis").press_sequentially("Et hjem først", delay=150)
+    page.wait_for_timeout(900)
+    assert page.evaluate("() => document.activeElement.id") == "hypothesis"
+    assert page.input_value("#hypothesis") == "Et hjem først"
     assert serious_violations(axe, page) == []
+
+
+def test_a_plans_metric_rows_fit_a_phone(page, live_server):
+    """On a phone each metric row stacks its cells under their column names: as a table,
+    the third column (the smallest difference that matters) sat off-screen."""
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
+    page.goto(f"{live_server}/pilots/new")
+    page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
+    page.get_by_role("button", name="Lag utkastet").click()
+    page.wait_for_url("**/edit")
+    box = page.locator("#mid-0").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    cell = page.locator("td:has(#mid-0)")
+    assert "Minste forskjell som betyr noe" in cell.evaluate(
+        "el => getComputedStyle(el, '::before').content"
+    )
