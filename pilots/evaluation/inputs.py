@@ -62,13 +62,15 @@ _SERIES = """SELECT metric_id, period, arm, count(*), sum(value), sum(coalesce(n
              WHERE pilot_id = :pilot AND period <= :cutoff AND period >= :first
              GROUP BY metric_id, period, arm ORDER BY metric_id, period, arm"""
 # One row per (arm, unit), or per row where there is no unit. With max(period),
-# SQLite takes the bare `value` from the row holding the latest period.
+# SQLite takes the bare `value` from the row holding the latest period. The rows come
+# in the grouping's own order (a row without a unit is one period, its own latest), so
+# SQLite sorts once, for the grouping, not a second time for an ORDER BY.
 _UNITS = """SELECT metric_id, arm, unit, count(*), sum(value), sum(n), count(n),
                    max(period), value
             FROM observation
             WHERE pilot_id = :pilot AND period <= :cutoff AND period >= :first
             GROUP BY metric_id, arm, unit, CASE WHEN unit = '' THEN period END
-            ORDER BY metric_id, arm, unit, max(period)"""
+            ORDER BY metric_id, arm, unit, CASE WHEN unit = '' THEN period END"""
 # did: per unit and arm, rows and sums before and after the start, and the moments of
 # t (the period's number on the metric's grid) before it. The grid (period, t, before
 # the start) comes as VALUES (three parameters a period: SQLite allows 32,766, so up to
