@@ -486,3 +486,17 @@ def test_a_rate_shown_per_an_amount_needs_its_exposure_in_n():
     assert codes(caught.value) == [(1, "n", "n_needed_for_rate")]
     # a rate per 1 of exposure may still leave n out: the row counts n = 1
     assert read("metric;period;value\nadmissions;01.03.2026;2\n")[0].n is None
+
+
+def test_the_preview_counts_a_short_line_among_the_rows_read():
+    """Four data lines, one with too few fields and one with a bad value: four read, two
+    without errors (the short line used to go uncounted: "3 read, 2 without errors")."""
+    text = (
+        "metric;period;value\n"
+        "wait;01.01.2026;3\n"
+        "wait;01.02.2026\n"
+        "wait;01.03.2026;x\n"
+        "wait;01.04.2026;4\n"
+    )
+    result = preview(csv_file(text), METRICS)
+    assert (result.rows_read, result.row_count, result.error_count) == (4, 2, 2)

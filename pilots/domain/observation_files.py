@@ -485,6 +485,7 @@ class ObservationFile:
                     if not any(row):
                         self.blank_lines += 1
                         continue
+                    count += 1  # read, if not usable: the preview counts it among the read
                     errors.add(
                         line,
                         None,
@@ -497,6 +498,7 @@ class ObservationFile:
                     continue
                 if core != width:  # the header ended in empty names (trailing delimiters)
                     if any(row[core:]):
+                        count += 1
                         self._trailing_values(line)
                         continue
                     if not any(row):
@@ -608,6 +610,7 @@ class ObservationFile:
         try:
             for line, cells in enumerate(self._source, start=self._header_line + 1):
                 if len(cells) > core and any(c is not None and c != "" for c in cells[core:]):
+                    count += 1
                     self._trailing_values(line)
                     continue
                 cells = list(cells[:core]) + [None] * (core - len(cells))
