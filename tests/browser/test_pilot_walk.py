@@ -103,18 +103,29 @@ def test_draft_to_decision(browser, live_server, axe, artifacts):
     kari.screenshot(path=str(artifacts / "pilot-concluded.png"), full_page=True)
 
 
-def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
-    """A wrong smallest difference is named at the metrics table, and the page, long as it
-    is, opens there with the focus on the message."""
+def _new_draft(page, live_server):
+    """Kari starts a draft pilot and lands on its plan form."""
     sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
     page.goto(f"{live_server}/pilots/new")
     page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
     page.get_by_role("button", name="Lag utkastet").click()
     page.wait_for_url("**/edit")
+
+
+def _save_with_smallest_difference(page, text: str):
+    """Choose a primary metric with `text` as its smallest difference that matters, and
+    save the plan."""
     page.select_option("#metric_id-0", label="Bor fortsatt i egen bolig etter seks måneder")
     page.select_option("#role-0", "primary")
-    page.fill("#mid-0", "abc")
+    page.fill("#mid-0", text)
     page.get_by_role("button", name="Lagre planen").click()
+
+
+def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
+    """A wrong smallest difference is named at the metrics table, and the page, long as it
+    is, opens there with the focus on the message."""
+    _new_draft(page, live_server)
+    _save_with_smallest_difference(page, "abc")
     message = page.locator("#metrics-error")
     message.wait_for()
     assert (
@@ -131,17 +142,10 @@ def test_a_plan_with_several_faults_opens_at_the_list_of_them(page, live_server,
     """Several faults in one save: the page opens at a list of them at the form's top,
     each named by its field and leading to it; typing on after that stays where one types
     (the planning help's reload used to pull the focus back to the first fault)."""
-    sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
-    page.goto(f"{live_server}/pilots/new")
-    page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
-    page.get_by_role("button", name="Lag utkastet").click()
-    page.wait_for_url("**/edit")
+    _new_draft(page, live_server)
     page.get_by_label("Tittel").fill("")
     page.get_by_label("Ekstra kostnad (kr)").fill("mye")
-    page.select_option("#metric_id-0", label="Bor fortsatt i egen bolig etter seks måneder")
-    page.select_option("#role-0", "primary")
-    page.fill("#mid-0", "abc")
-    page.get_by_role("button", name="Lagre planen").click()
+    _save_with_smallest_difference(page, "abc")
     summary = page.locator(".error-summary")
     summary.wait_for()
     assert "Rett dette før det kan lagres" in summary.inner_text()
@@ -168,11 +172,7 @@ def test_a_plans_metric_rows_fit_a_phone(page, live_server):
     """On a phone each metric row stacks its cells under their column names: as a table,
     the third column (the smallest difference that matters) sat off-screen."""
     page.set_viewport_size({"width": 390, "height": 800})
-    sign_in(page, live_server, DEMO_EMAIL["frontline"], "nb")
-    page.goto(f"{live_server}/pilots/new")
-    page.get_by_label("Tittel").fill("Kveldsåpen bolighjelp")
-    page.get_by_role("button", name="Lag utkastet").click()
-    page.wait_for_url("**/edit")
+    _new_draft(page, live_server)
     box = page.locator("#mid-0").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
