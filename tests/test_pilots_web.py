@@ -200,6 +200,24 @@ def test_a_plan_with_several_faults_comes_back_with_all_of_them(db, kari):
     assert stored == {"title": "Bosted først", "cost": None, "end_date": None}
 
 
+def test_a_metric_rows_field_at_fault_is_marked_and_counted_as_shown(db, kari):
+    """The rows are shown again chosen ones first: a fault in the second row of the form,
+    under an empty first, is row 1 in the message and marks that row's field."""
+    _new_metric(kari)
+    pilot_id = _draft(kari, db)
+    form = {**PLAN, "metric_id-0": "", "metric_id-1": _metric_id(db, "housed"), "mid-1": "-2"}
+    form["role-1"] = "primary"
+    form.pop("mid-0")
+    response = kari.post(f"/pilots/{pilot_id}/edit", form, headers=EN)
+    assert response.status_code == 422
+    page = unescape(response.text)
+    assert "Metric row 1: the smallest difference that matters cannot be negative." in page
+    mid = page[page.index('id="mid-0"') :].split(">", 1)[0]
+    assert 'aria-invalid="true"' in mid and 'aria-describedby="metrics-error"' in mid
+    role = page[page.index('id="role-0"') :].split(">", 1)[0]
+    assert "aria-invalid" not in role
+
+
 def test_a_single_fault_is_shown_where_it_is_without_a_list(db, kari):
     pilot_id = _draft(kari, db)
     response = kari.post(f"/pilots/{pilot_id}/edit", {**PLAN, "cost": "mye"}, headers=EN)

@@ -401,23 +401,26 @@ def _row_mid(raw, position: int) -> float | None:
                 " a number.",
                 "metrics",
                 row=position,
+                part="mid",
                 value=error.params["value"],
             ) from None
         raise DomainError(
             "Metric row %(row)s: the smallest difference that matters cannot be negative.",
             "metrics",
             row=position,
+            part="mid",
         ) from None
 
 
 def clean_metric_choices(db, choices: list[dict]) -> list[dict]:
     """Validate the pilot's metric rows: known metrics, known roles, no repeats. Every
-    row's faults are reported at once (`DomainErrors`)."""
+    row's faults are reported at once (`DomainErrors`), each with the row's `row` and the
+    `part` at fault (metric_id, role or mid). Rows count the chosen ones only, 1-based,
+    as the form shows them again (empty rows after them)."""
     check = Checks()
     cleaned, seen = [], set()
-    for position, choice in enumerate(choices, start=1):
-        if choice.get("metric_id") in (None, ""):
-            continue
+    chosen = [choice for choice in choices if choice.get("metric_id") not in (None, "")]
+    for position, choice in enumerate(chosen, start=1):
         row = check(_metric_row, db, choice, position, seen)
         if row is not None:
             cleaned.append(row)
@@ -430,11 +433,19 @@ def _metric_row(db, choice: dict, position: int, seen: set) -> dict:
     try:
         metric = get_metric(db, int(choice["metric_id"]))
     except (NotFound, ValueError):
-        raise DomainError("Metric row %(row)s: unknown metric.", "metrics", row=position) from None
+        raise DomainError(
+            "Metric row %(row)s: unknown metric.", "metrics", row=position, part="metric_id"
+        ) from None
     check = Checks()
     if metric["id"] in seen:
         check.errors.append(
-            DomainError("%(name)s is chosen twice.", "metrics", name=metric["name"])
+            DomainError(
+                "%(name)s is chosen twice.",
+                "metrics",
+                name=metric["name"],
+                row=position,
+                part="metric_id",
+            )
         )
     seen.add(metric["id"])
     role = (choice.get("role") or "").strip()
@@ -444,6 +455,7 @@ def _metric_row(db, choice: dict, position: int, seen: set) -> dict:
                 "Metric row %(row)s: choose primary, secondary or balancing.",
                 "metrics",
                 row=position,
+                part="role",
             )
         )
     mid = check(_row_mid, choice.get("minimal_important_difference"), position)

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from pilots.domain import DomainError, NotFound
+from pilots.domain import DomainError, NotFound, each_error
 from pilots.domain import metrics as catalogue
 from pilots.domain import organisation as org
 from pilots.domain import pilots as domain
@@ -286,7 +286,16 @@ def _charter_fields(form) -> dict:
     return fields
 
 
-def _edit_page(pilot, fields, choices, errors, status=200):
+def faulty_cells(error) -> set[tuple[int, str]]:
+    """The metric rows' fields an error names: (row as the form shows it, 0-based; part)."""
+    return {
+        (one.params["row"] - 1, one.params["part"])
+        for one in each_error(error)
+        if one.field == "metrics" and "row" in one.params and "part" in one.params
+    }
+
+
+def _edit_page(pilot, fields, choices, errors, status=200, faulty=frozenset()):
     db = get_db()
     rows = [c for c in choices if c.get("metric_id")]
     rows += [{"metric_id": "", "role": "secondary" if rows else "primary"}] * EMPTY_METRIC_ROWS
@@ -299,6 +308,7 @@ def _edit_page(pilot, fields, choices, errors, status=200):
         advice=_advice(fields.get("design"), choices, {}),
         metrics=catalogue.all_active(db),
         errors=errors,
+        faulty=faulty,
         designs=domain.DESIGNS,
         risk_flags=domain.RISK_FLAGS,
         cadences=domain.CADENCES,
@@ -344,7 +354,8 @@ def update(pilot_id: int):
             domain.update_draft(db, pilot_id, fields, choices, current_user.id)
             flash(_("Saved."), "success")
     except DomainError as error:
-        return _edit_page(pilot, fields, choices, translated(error), status=422)
+        faulty = faulty_cells(error)
+        return _edit_page(pilot, fields, choices, translated(error), 422, faulty)
     return see_other(url_for("pilots.detail", pilot_id=pilot_id))
 
 

@@ -123,7 +123,7 @@ def _save_with_smallest_difference(page, text: str):
 
 def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
     """A wrong smallest difference is named at the metrics table, and the page, long as it
-    is, opens there with the focus on the message."""
+    is, opens there: the focus on the field at fault, the message in view."""
     _new_draft(page, live_server)
     _save_with_smallest_difference(page, "abc")
     message = page.locator("#metrics-error")
@@ -133,8 +133,12 @@ def test_a_plan_sent_back_opens_at_its_first_problem(page, live_server, axe):
         in message.inner_text()
     )
     assert "abc" in message.inner_text()
-    page.wait_for_function("() => document.activeElement.id === 'metrics-error'")
-    assert message.evaluate("el => el.getBoundingClientRect().top < window.innerHeight")
+    # the field at fault has the focus, the message that describes it in view
+    page.wait_for_function("() => document.activeElement.id === 'mid-0'")
+    assert message.evaluate(
+        "el => el.getBoundingClientRect().top >= 0"
+        " && el.getBoundingClientRect().bottom < window.innerHeight"
+    )
     assert serious_violations(axe, page) == []
 
 
