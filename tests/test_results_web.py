@@ -247,6 +247,21 @@ def test_overview_lists_results_with_a_forest_plot_and_filters(client, ids):
     assert "Færre uplanlagte besøk" in fragment and "Bosted først for ti" not in fragment
 
 
+def test_the_overviews_metric_filter_offers_the_metrics_pilots_measure(client, db, ids):
+    """Not the whole catalogue: an indicator no pilot measures would only filter to
+    nothing."""
+    _login(client, DEMO_EMAIL["analyst"])
+    html = client.get("/results").get_data(as_text=True)
+    choices = html.split('<select id="metric" name="metric">', 1)[1].split("</select>", 1)[0]
+    offered = set(re.findall(r'<option value="(\d+)"', choices))
+    measured = {str(r["metric_id"]) for r in db.query("SELECT metric_id FROM pilot_metric")}
+    assert offered == measured
+    unused = db.execute(
+        "SELECT count(*) FROM metric WHERE id NOT IN (SELECT metric_id FROM pilot_metric)"
+    ).fetchone()[0]
+    assert unused > 0  # the demo's catalogue holds some
+
+
 def test_relative_effects_put_units_on_one_axis(db, ids):
     rows = {r["design"]: r for r in results_domain.overview(db)}
     assert rows["two_group"]["relative"][0] == pytest.approx(105.0)  # (0.854-0.417)/0.417

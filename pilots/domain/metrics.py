@@ -222,3 +222,14 @@ def search_metrics(db, query: str = "", limit: int = 20, offset: int = 0, status
 
 def all_active(db) -> list[dict]:
     return list(db.query("SELECT * FROM metric WHERE status = 'active' ORDER BY name"))
+
+
+def used_by_pilots(db) -> list[dict]:
+    """The metrics some pilot measures (retired ones too: their results stay), by name:
+    what an overview of results can be filtered by."""
+    return list(
+        db.query(
+            """SELECT * FROM metric
+               WHERE id IN (SELECT metric_id FROM pilot_metric) ORDER BY name"""
+        )
+    )

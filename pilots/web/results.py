@@ -395,7 +395,7 @@ def index():
         forest=_forest(rows),
         filters=filters,
         units=org.unit_tree(db),
-        metrics=catalogue.all_active(db),
+        metrics=catalogue.used_by_pilots(db),
         statuses=domain.OVERVIEW_STATUSES,
         designs=pilot_domain.DESIGNS,
         verdict_label=verdict_label,
