@@ -602,7 +602,16 @@ def test_engine_details_match_the_statsmodels_implementation(data, counts):
     assume(result.sufficient)
     frame = reference_frame(range(n), start, [float(v) for v in y], harmonics, exposure)
     lags = newey_west_lags(n)
-    expected = reference_details(frame, lags, slope_change, harmonics, counts)
+    # Counts at one rate fit so exactly that the residuals are rounding noise: then
+    # statsmodels' own Breusch-Godfrey regression is rank-deficient and warns, and the
+    # reference has no figure to match (found by CI: 8 periods of 5 events per 1,000).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            expected = reference_details(frame, lags, slope_change, harmonics, counts)
+        except Warning:
+            expected = None
+    assume(expected is not None)
     # A side fitted exactly (three equal values) leaves its coefficients an estimate
     # and a variance of rounding noise, and a p-value of noise, in either
     # implementation; the fit-level tests compare such entries.
